@@ -1,0 +1,59 @@
+"""Admin endpoints: health, reset (ours and moto's path), and the model clock."""
+
+import datetime
+import json
+
+from flask import Blueprint, Response, current_app, request
+
+from . import __version__
+
+blueprint = Blueprint("admin", __name__)
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _store():
+    return current_app.config["ECR_STORE"]
+
+
+@blueprint.get("/_emulator/health")
+def health():
+    return _json({"status": "ok", "version": __version__})
+
+
+@blueprint.post("/_emulator/reset")
+@blueprint.post("/moto-api/reset")
+def reset():
+    _store().reset()
+    return _json({"status": "ok"})
+
+
+def _clock_view():
+    return _json({"now": _store().clock.now_datetime().isoformat()})
+
+
+@blueprint.get("/_emulator/clock")
+def get_clock():
+    return _clock_view()
+
+
+@blueprint.post("/_emulator/clock")
+def move_clock():
+    body = request.get_json(silent=True)
+    clock = _store().clock
+    if not isinstance(body, dict) or len(body) != 1:
+        return _json({"error": "send one of {\"advance\": SECONDS}, {\"set\": ISO-8601}, {\"real\": true}"}, 400)
+    if "advance" in body and isinstance(body["advance"], (int, float)) and not isinstance(body["advance"], bool):
+        clock.advance(float(body["advance"]))
+    elif "set" in body and isinstance(body["set"], str):
+        try:
+            clock.set(datetime.datetime.fromisoformat(body["set"].replace("Z", "+00:00")))
+        except ValueError:
+            return _json({"error": f"not an ISO-8601 time: {body['set']}"}, 400)
+    elif body.get("real") is True:
+        clock.reset_to_real()
+    else:
+        return _json({"error": "send one of {\"advance\": SECONDS}, {\"set\": ISO-8601}, {\"real\": true}"}, 400)
+    return _clock_view()

@@ -1,0 +1,66 @@
+"""``ecr-emulator`` / ``python -m ecr_emulator``: flags, each mirrored by an ``ECR_EMULATOR_*`` variable."""
+
+import argparse
+import logging
+import os
+import sys
+
+from .config import Config
+
+
+def _env(name: str, default=None):
+    return os.environ.get(f"ECR_EMULATOR_{name}", default)
+
+
+def _flag(value) -> bool:
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(prog="ecr-emulator", description="An AWS-compatible Amazon ECR emulator.")
+    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (ECR_EMULATOR_HOST)")
+    parser.add_argument("--port", type=int, default=int(_env("PORT", "5000")), help="port (ECR_EMULATOR_PORT)")
+    parser.add_argument("--advertise-url", default=_env("ADVERTISE_URL"),
+                        help="URL clients should use to reach this server, default http://HOST:PORT "
+                             "(ECR_EMULATOR_ADVERTISE_URL)")
+    parser.add_argument("--account-id", default=_env("ACCOUNT_ID", "123456789012"),
+                        help="default account (ECR_EMULATOR_ACCOUNT_ID)")
+    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"],
+                        help="log level (ECR_EMULATOR_LOG_LEVEL)")
+    parser.add_argument("--strict-layers", action="store_true", default=_flag(_env("STRICT_LAYERS", "0")),
+                        help="PutImage requires the manifest's layers and config to exist "
+                             "(ECR_EMULATOR_STRICT_LAYERS=1)")
+    parser.add_argument("--threads", type=int, default=int(_env("THREADS", "8")),
+                        help="worker threads (ECR_EMULATOR_THREADS)")
+    args = parser.parse_args(argv)
+    if not (args.account_id.isdigit() and len(args.account_id) == 12):
+        parser.error("--account-id must be 12 digits")
+    config = Config(host=args.host, port=args.port, advertise_url=args.advertise_url, account_id=args.account_id,
+                    log_level=args.log_level.upper(), strict_layers=args.strict_layers, threads=args.threads)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from waitress import create_server
+
+    from .app import create_app
+
+    app = create_app(config)
+    server = create_server(app, host=config.host, port=config.port, threads=config.threads,
+                           connection_limit=1000, channel_timeout=300, ident="ecr-emulator")
+    print(f"ecr-emulator listening on http://{config.host}:{server.effective_port} "
+          f"(advertised as {config.endpoint})", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Operation handlers, one module per API area.
+
+A handler is a plain function ``(ctx, params) -> dict`` registered under its operation name with ``@operation``;
+it sees parameters that already passed validation against the model and checks semantics only.
+"""
+
+import importlib
+import pkgutil
+
+from ..specs import model
+
+_HANDLERS: dict = {}
+
+def operation(name: str):
+    if name not in model.operations():
+        raise ValueError(f"{name} is not an operation of the ECR model")
+
+    def register(func):
+        _HANDLERS[name] = func
+        return func
+
+    return register
+
+
+def handler_for(name: str):
+    return _HANDLERS.get(name)
+
+
+def load() -> dict:
+    """Import every area module so its handlers register; return the dispatch table."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return _HANDLERS

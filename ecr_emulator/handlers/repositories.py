@@ -1,0 +1,177 @@
+"""Repository operations: create, describe, delete, tag, and the per-repository settings."""
+
+import bisect
+import re
+
+from .. import errors, paging
+from ..context import RequestContext, repository_not_found
+from ..models.repository import Repository, default_kms_key
+from . import operation
+from .tagging import check_count, check_key, parse_tags, tag_list
+from .views import repository_view
+
+_ARN = re.compile(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository/(.+)")
+
+
+def _mutability(params: dict) -> tuple[str, list[dict]]:
+    """The tag mutability and exclusion filters a request asks for, checked against each other."""
+    mutability = params.get("imageTagMutability", "MUTABLE")
+    filters = params.get("imageTagMutabilityExclusionFilters")
+    if mutability.endswith("_WITH_EXCLUSION"):
+        if not filters:
+            raise errors.InvalidParameterException(
+                f"Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
+                f"'exclusion filters are required when imageTagMutability is {mutability}'")
+    elif filters:
+        raise errors.InvalidParameterException(
+            f"Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
+            f"'exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
+            f"IMMUTABLE_WITH_EXCLUSION'")
+    return mutability, [dict(f) for f in (filters or ())]
+
+
+def _encryption(ctx: RequestContext, account: str, config: dict | None) -> dict:
+    if not config:
+        return {"encryptionType": "AES256"}
+    kind = config["encryptionType"]
+    if kind == "AES256":
+        if config.get("kmsKey"):
+            raise errors.InvalidParameterException(
+                "Invalid parameter at 'encryptionConfiguration' failed to satisfy constraint: "
+                "'kmsKey can only be specified when encryptionType is KMS or KMS_DSSE'")
+        return {"encryptionType": "AES256"}
+    return {"encryptionType": kind, "kmsKey": config.get("kmsKey") or default_kms_key(account, ctx.region)}
+
+
+@operation("CreateRepository")
+def create_repository(ctx: RequestContext, params: dict) -> dict:
+    registry = ctx.registry(params.get("registryId"))
+    name = params["repositoryName"]
+    tags = parse_tags(params.get("tags", []))
+    check_count(tags)
+    mutability, filters = _mutability(params)
+    encryption = _encryption(ctx, registry.account, params.get("encryptionConfiguration"))
+    with ctx.store.lock:
+        if name in registry.repositories:
+            raise errors.RepositoryAlreadyExistsException(
+                f"The repository with name '{name}' already exists in the registry with id '{registry.account}'")
+        repo = Repository(registry.account, registry.region, name, ctx.clock.now())
+        repo.tags = tags
+        repo.tag_mutability, repo.mutability_exclusions = mutability, filters
+        repo.scan_on_push = params.get("imageScanningConfiguration", {}).get("scanOnPush", False)
+        repo.encryption = encryption
+        registry.repositories[name] = repo
+        return {"repository": repository_view(repo)}
+
+
+@operation("DescribeRepositories")
+def describe_repositories(ctx: RequestContext, params: dict) -> dict:
+    registry = ctx.registry(params.get("registryId"))
+    names = params.get("repositoryNames")
+    if names is not None:
+        if "maxResults" in params or "nextToken" in params:
+            raise errors.InvalidParameterException(
+                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                "'maxResults and nextToken cannot be used when repositoryNames is specified'")
+        with ctx.store.lock:
+            found = []
+            for name in names:
+                repo = registry.repositories.get(name)
+                if repo is None:
+                    raise repository_not_found(name, registry.account)
+                found.append(repository_view(repo))
+        return {"repositories": found}
+    after = paging.decode(params.get("nextToken"), str)
+    limit = params.get("maxResults", 1000)
+    with ctx.store.lock:
+        ordered = sorted(registry.repositories)
+    start = 0
+    if after is not None:
+        start = bisect.bisect_right(ordered, after)
+    chosen = ordered[start:start + limit]
+    views = []
+    with ctx.store.lock:
+        for name in chosen:
+            repo = registry.repositories.get(name)
+            if repo is not None:
+                views.append(repository_view(repo))
+    result = {"repositories": views}
+    if start + limit < len(ordered):
+        result["nextToken"] = paging.encode(chosen[-1])
+    return result
+
+
+@operation("DeleteRepository")
+def delete_repository(ctx: RequestContext, params: dict) -> dict:
+    registry, repo = ctx.repository(params)
+    with ctx.store.lock:
+        if len(repo.images) and not params.get("force"):
+            raise errors.RepositoryNotEmptyException(
+                f"The repository with name '{repo.name}' in registry with id '{registry.account}' "
+                f"cannot be deleted because it still contains images")
+        registry.repositories.pop(repo.name, None)
+        ctx.store.notify("repository_deleted", repo)
+        return {"repository": repository_view(repo)}
+
+
+def _repository_by_arn(ctx: RequestContext, arn: str) -> Repository:
+    match = _ARN.fullmatch(arn)
+    if match is None:
+        raise errors.InvalidParameterException(
+            f"Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN: {arn}'")
+    region, account, name = match.groups()
+    repo = ctx.store.registry(account, region).repositories.get(name)
+    if repo is None:
+        raise repository_not_found(name, account)
+    return repo
+
+
+@operation("TagResource")
+def tag_resource(ctx: RequestContext, params: dict) -> dict:
+    new = parse_tags(params["tags"])
+    with ctx.store.lock:
+        repo = _repository_by_arn(ctx, params["resourceArn"])
+        merged = {**repo.tags, **new}
+        check_count(merged)
+        repo.tags = merged
+    return {}
+
+
+@operation("UntagResource")
+def untag_resource(ctx: RequestContext, params: dict) -> dict:
+    for key in params["tagKeys"]:
+        check_key(key)
+    with ctx.store.lock:
+        repo = _repository_by_arn(ctx, params["resourceArn"])
+        for key in params["tagKeys"]:
+            repo.tags.pop(key, None)
+    return {}
+
+
+@operation("ListTagsForResource")
+def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
+    with ctx.store.lock:
+        repo = _repository_by_arn(ctx, params["resourceArn"])
+        return {"tags": tag_list(repo.tags)}
+
+
+@operation("PutImageTagMutability")
+def put_image_tag_mutability(ctx: RequestContext, params: dict) -> dict:
+    registry, repo = ctx.repository(params)
+    mutability, filters = _mutability(params)
+    with ctx.store.lock:
+        repo.tag_mutability, repo.mutability_exclusions = mutability, filters
+    result = {"registryId": registry.account, "repositoryName": repo.name, "imageTagMutability": mutability}
+    if filters:
+        result["imageTagMutabilityExclusionFilters"] = filters
+    return result
+
+
+@operation("PutImageScanningConfiguration")
+def put_image_scanning_configuration(ctx: RequestContext, params: dict) -> dict:
+    registry, repo = ctx.repository(params)
+    scan_on_push = params["imageScanningConfiguration"].get("scanOnPush", False)
+    with ctx.store.lock:
+        repo.scan_on_push = scan_on_push
+    return {"registryId": registry.account, "repositoryName": repo.name,
+            "imageScanningConfiguration": {"scanOnPush": scan_on_push}}

@@ -1,0 +1,53 @@
+"""The store: one registry per (account, region), guarded by one lock."""
+
+import threading
+
+from .clock import Clock
+from .repository import Repository
+from .tokens import TokenIssuer
+
+
+class Registry:
+    """One account's registry in one region: its repositories and registry-wide settings."""
+
+    def __init__(self, account: str, region: str):
+        self.account = account
+        self.region = region
+        self.repositories: dict[str, Repository] = {}
+        self.settings: dict = {}
+
+
+class Store:
+    """All emulator state. Mutations and multi-step reads happen under ``lock``."""
+
+    def __init__(self, clock: Clock | None = None):
+        self.clock = clock or Clock()
+        self.tokens = TokenIssuer()
+        self.lock = threading.RLock()
+        self._registries: dict[tuple[str, str], Registry] = {}
+        self._listeners: dict[str, list] = {}
+
+    def registry(self, account: str, region: str) -> Registry:
+        key = (account, region)
+        registry = self._registries.get(key)
+        if registry is None:
+            with self.lock:
+                registry = self._registries.setdefault(key, Registry(account, region))
+        return registry
+
+    def registries(self) -> list[Registry]:
+        return list(self._registries.values())
+
+    def subscribe(self, event: str, listener) -> None:
+        """Call ``listener(*args)`` whenever ``event`` is notified; lets state kept beside the registries (blobs,
+        uploads, persistence) follow what happens to them."""
+        self._listeners.setdefault(event, []).append(listener)
+
+    def notify(self, event: str, *args) -> None:
+        for listener in self._listeners.get(event, ()):
+            listener(*args)
+
+    def reset(self) -> None:
+        with self.lock:
+            self._registries.clear()
+            self.notify("reset")

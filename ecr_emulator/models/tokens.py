@@ -1,0 +1,35 @@
+"""Registry passwords: self-describing, signed tokens that name an account, a region and an expiry.
+
+``GetAuthorizationToken`` issues them and the registry API verifies them, with no table to keep: the payload is
+``account.region.expiry`` and an HMAC over it with a per-store secret, so a forged or edited token fails.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+
+
+class TokenIssuer:
+    def __init__(self, secret: bytes | None = None):
+        self.secret = secret or os.urandom(32)
+
+    def _sign(self, payload: str) -> str:
+        mac = hmac.new(self.secret, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def issue(self, account: str, region: str, expires_at: float) -> str:
+        payload = f"{account}.{region}.{int(expires_at)}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, password: str, now: float) -> tuple[str, str] | None:
+        """The (account, region) a valid, unexpired password grants; None for anything else."""
+        parts = password.split(".")
+        if len(parts) != 4:
+            return None
+        account, region, expiry, signature = parts
+        if not hmac.compare_digest(signature, self._sign(f"{account}.{region}.{expiry}")):
+            return None
+        if not expiry.isdigit() or int(expiry) <= now:
+            return None
+        return account, region

@@ -1,0 +1,82 @@
+"""The AWS JSON 1.1 endpoint: parse, identify, validate, dispatch, serialize, and render errors AWS's way."""
+
+import json
+import logging
+import uuid
+
+from flask import Blueprint, Response, current_app, request
+
+from . import errors, handlers, identity
+from .context import RequestContext
+from .specs import model
+from .specs.serialize import serialize
+from .specs.validate import validate
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+blueprint = Blueprint("json_api", __name__)
+
+
+def _reply(status: int, body: dict, request_id: str) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status=status, content_type=CONTENT_TYPE,
+                    headers={"x-amzn-RequestId": request_id})
+
+
+def _operation(target: str | None) -> str:
+    prefix = model.target_prefix() + "."
+    if not target or not target.startswith(prefix) or target[len(prefix):] not in model.operations():
+        raise errors.UnknownOperationException(f"Unknown operation: {target or '(no X-Amz-Target header)'}")
+    return target[len(prefix):]
+
+
+def _params(max_bytes: int) -> dict:
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise errors.RequestEntityTooLargeException(
+            f"The request body of {length} bytes exceeds the limit of {max_bytes} bytes")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise errors.RequestEntityTooLargeException(f"The request body exceeds the limit of {max_bytes} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        params = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise errors.SerializationException("The request body is not valid UTF-8") from None
+    except RecursionError:
+        raise errors.SerializationException("The request body is nested too deeply") from None
+    except ValueError as exc:
+        raise errors.SerializationException(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise errors.SerializationException("The request body must be a JSON object")
+    return params
+
+
+def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
+    """Validate ``params`` against the operation's input shape, run its handler and render the output shape."""
+    validate(operation, params)
+    handler = handlers.handler_for(operation)
+    if handler is None:
+        raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")
+    return serialize(operation, handler(ctx, params))
+
+
+@blueprint.post("/")
+def json_api():
+    request_id = str(uuid.uuid4())
+    config = current_app.config["ECR"]
+    try:
+        operation = _operation(request.headers.get("X-Amz-Target"))
+        params = _params(config.max_body_bytes)
+        account, region = identity.caller(request.headers.get("Authorization"), config.account_id,
+                                          config.default_region)
+        ctx = RequestContext(current_app.config["ECR_STORE"], config, account, region, request_id)
+        return _reply(200, dispatch(ctx, operation, params), request_id)
+    except errors.ServiceError as exc:
+        return _reply(exc.status, exc.body(), request_id)
+    except Exception:
+        log.exception("internal error in request %s", request_id)
+        return _reply(500, {"__type": "ServerException", "message": "An internal error occurred in the emulator"},
+                      request_id)

@@ -1,0 +1,1 @@
+"""botocore's ECR model as the single source of truth: loading, input validation, output serialization."""

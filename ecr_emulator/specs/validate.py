@@ -1,0 +1,252 @@
+"""Input validation driven by botocore's model.
+
+Each shape is compiled once into a checker closure (a visitor with one small builder per type), so a request
+costs one walk over the parameters it actually carries. Every fault is collected, then reported together in the
+wording of AWS's request validation: ``2 validation errors detected: Value 'X' at 'a.b' failed to satisfy
+constraint: Member must ...``. Type mismatches are deserialization faults (``SerializationException``), as they
+are at AWS; constraint faults use the error code the operation declares (``InvalidParameterException`` for ECR).
+"""
+
+import base64
+import binascii
+import functools
+import json
+import re
+
+from .. import errors
+from . import model
+
+# Quoted values in messages are cut here, so a fault report never echoes an oversized body back.
+_MAX_QUOTED = 256
+
+
+def _quote(value) -> str:
+    if value is None:
+        return "null"
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+    if len(text) > _MAX_QUOTED:
+        text = text[:_MAX_QUOTED] + "..."
+    return f"'{text}'"
+
+
+class Faults:
+    """Collects constraint and type faults found in one request."""
+
+    __slots__ = ("constraint", "type")
+
+    def __init__(self):
+        self.constraint: list[str] = []
+        self.type: list[str] = []
+
+    def fail(self, value, path: str, rule: str):
+        self.constraint.append(f"Value {_quote(value)} at '{path}' failed to satisfy constraint: Member must {rule}")
+
+    def wrong_type(self, value, path: str, expected: str):
+        self.type.append(f"Unexpected value type at '{path}': expected {expected}, got {_json_type(value)}")
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+def _length_rules(shape: dict, noun: str = "length"):
+    lo, hi = shape.get("min"), shape.get("max")
+
+    def check_length(value, size, path, faults):
+        if lo is not None and size < lo:
+            faults.fail(value, path, f"have {noun} greater than or equal to {lo}")
+        if hi is not None and size > hi:
+            faults.fail(value, path, f"have {noun} less than or equal to {hi}")
+
+    return check_length if (lo is not None or hi is not None) else None
+
+
+def _string(shape: dict):
+    length = _length_rules(shape)
+    enum = shape.get("enum")
+    enum_set = frozenset(enum) if enum else None
+    pattern = re.compile(shape["pattern"]) if "pattern" in shape else None
+
+    def check(value, path, faults):
+        if not isinstance(value, str):
+            faults.wrong_type(value, path, "string")
+            return
+        if length:
+            length(value, len(value), path, faults)
+        if enum_set is not None and value not in enum_set:
+            faults.fail(value, path, f"satisfy enum value set: [{', '.join(enum)}]")
+        if pattern is not None and not pattern.fullmatch(value):
+            faults.fail(value, path, f"satisfy regular expression pattern: {pattern.pattern}")
+
+    return check
+
+
+def _number(shape: dict, integral: bool):
+    range_ = _length_rules(shape, "value")
+    expected = "integer" if integral else "number"
+
+    def check(value, path, faults):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            faults.wrong_type(value, path, expected)
+            return
+        if integral and isinstance(value, float) and not value.is_integer():
+            faults.wrong_type(value, path, expected)
+            return
+        if range_:
+            range_(value, value, path, faults)
+
+    return check
+
+
+def _boolean(_shape: dict):
+    def check(value, path, faults):
+        if not isinstance(value, bool):
+            faults.wrong_type(value, path, "boolean")
+
+    return check
+
+
+def _timestamp(_shape: dict):
+    def check(value, path, faults):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            faults.wrong_type(value, path, "timestamp (epoch seconds)")
+
+    return check
+
+
+def _blob(shape: dict):
+    length = _length_rules(shape)
+
+    def check(value, path, faults):
+        if not isinstance(value, str):
+            faults.wrong_type(value, path, "base64-encoded string")
+            return
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            faults.wrong_type(value, path, "base64-encoded string")
+            return
+        if length:
+            length(value, len(raw), path, faults)
+
+    return check
+
+
+def _list(shape: dict):
+    length = _length_rules(shape)
+    member = shape["member"]["shape"]
+
+    def check(value, path, faults):
+        if not isinstance(value, list):
+            faults.wrong_type(value, path, "array")
+            return
+        if length:
+            length(value, len(value), path, faults)
+        item = checker(member)
+        for i, element in enumerate(value, 1):
+            item_path = f"{path}.{i}.member"
+            if element is None:
+                faults.fail(None, item_path, "not be null")
+            else:
+                item(element, item_path, faults)
+
+    return check
+
+
+def _map(shape: dict):
+    length = _length_rules(shape)
+    key_shape, value_shape = shape["key"]["shape"], shape["value"]["shape"]
+
+    def check(value, path, faults):
+        if not isinstance(value, dict):
+            faults.wrong_type(value, path, "object")
+            return
+        if length:
+            length(value, len(value), path, faults)
+        key_check, value_check = checker(key_shape), checker(value_shape)
+        for k, v in value.items():
+            key_check(k, f"{path}.key", faults)
+            if v is not None:
+                value_check(v, f"{path}.{k}", faults)
+
+    return check
+
+
+def _structure(shape: dict):
+    members = {name: ref["shape"] for name, ref in shape.get("members", {}).items()}
+    required = tuple(shape.get("required", ()))
+
+    def check(value, path, faults):
+        if not isinstance(value, dict):
+            faults.wrong_type(value, path or "body", "object")
+            return
+        for name in required:
+            if value.get(name) is None:
+                faults.fail(None, _join(path, name), "not be null")
+        for name, member_value in value.items():
+            member_shape = members.get(name)
+            if member_shape is not None and member_value is not None:
+                checker(member_shape)(member_value, _join(path, name), faults)
+
+    return check
+
+
+_BUILDERS = {
+    "string": _string,
+    "integer": functools.partial(_number, integral=True),
+    "long": functools.partial(_number, integral=True),
+    "double": functools.partial(_number, integral=False),
+    "float": functools.partial(_number, integral=False),
+    "boolean": _boolean,
+    "timestamp": _timestamp,
+    "blob": _blob,
+    "list": _list,
+    "map": _map,
+    "structure": _structure,
+}
+
+
+@functools.lru_cache(maxsize=None)
+def checker(shape_name: str):
+    """The compiled checker of one shape, built on first use and kept for the process."""
+    shape = model.shape(shape_name)
+    return _BUILDERS[shape["type"]](shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _constraint_error(operation: str) -> type:
+    declared = model.declared_errors(operation)
+    name = "InvalidParameterException" if "InvalidParameterException" in declared else "ValidationException"
+    return errors.by_code(name)
+
+
+def _report(messages: list[str]) -> str:
+    n = len(messages)
+    return f"{n} validation error{'s' if n != 1 else ''} detected: " + "; ".join(messages)
+
+
+def validate(operation: str, params: dict) -> None:
+    """Raise the operation's AWS error when ``params`` does not satisfy its input shape; return quietly otherwise."""
+    shape_name = model.input_shape_name(operation)
+    if shape_name is None:
+        return
+    faults = Faults()
+    checker(shape_name)(params, "", faults)
+    if faults.type:
+        raise errors.SerializationException("; ".join(faults.type))
+    if faults.constraint:
+        raise _constraint_error(operation)(_report(faults.constraint))

@@ -1,0 +1,108 @@
+"""Pytest helpers for suites that talk to the emulator: a live server on a free port, a boto3 client, a reset.
+
+In a ``conftest.py``::
+
+    from ecr_emulator.testing import ecr_emulator, ecr_emulator_server  # noqa: F401
+
+    def test_something(ecr_emulator):
+        ecr_emulator.client.create_repository(repositoryName="app")
+
+``ecr_emulator_server`` starts one server per test session (``python -m ecr_emulator`` in a subprocess, stopped at
+the end); ``ecr_emulator`` resets its state before each test.
+"""
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmulatorServer:
+    """A running emulator process and the ways to talk to it."""
+
+    def __init__(self, endpoint: str, process: subprocess.Popen):
+        self.endpoint = endpoint
+        self.process = process
+
+    def client(self, service: str = "ecr", region: str = "us-east-1", access_key: str = "testing"):
+        import boto3
+        import botocore.config
+
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
+                            aws_access_key_id=access_key, aws_secret_access_key="testing",
+                            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+    def admin(self, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.endpoint + path, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def reset(self) -> None:
+        self.admin("/_emulator/reset", {})
+
+
+@contextlib.contextmanager
+def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
+    """Start ``python -m ecr_emulator`` on a free 127.0.0.1 port with extra ``args``; stop it on exit."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([sys.executable, "-m", "ecr_emulator", "--host", "127.0.0.1", "--port", str(port),
+                                "--log-level", "WARNING", *args],
+                               env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"ecr-emulator exited with {process.returncode}: {process.stderr.read().decode()}")
+            try:
+                with urllib.request.urlopen(endpoint + "/_emulator/health", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("ecr-emulator did not become ready") from None
+                time.sleep(0.05)
+        yield EmulatorServer(endpoint, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def ecr_emulator_server():
+    with running_server() as server:
+        yield server
+
+
+class Emulator:
+    """What a test gets: the endpoint, a boto3 ECR client, and a reset."""
+
+    def __init__(self, server: EmulatorServer):
+        self.server = server
+        self.endpoint = server.endpoint
+        self.client = server.client()
+        self.reset = server.reset
+
+
+@pytest.fixture
+def ecr_emulator(ecr_emulator_server):
+    ecr_emulator_server.reset()
+    yield Emulator(ecr_emulator_server)
