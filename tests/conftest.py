@@ -21,3 +21,26 @@ def require_tool(name: str) -> str:
             pytest.fail(reason + " and ECR_EMULATOR_REQUIRE_E2E=1")
         pytest.skip(reason)
     return path
+
+
+def raw_call(endpoint: str, operation: str | None, body: bytes | str | dict = b"{}", headers: dict | None = None):
+    """POST a raw JSON 1.1 request; return (status, parsed body, headers). For faults a real SDK would not send."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    all_headers = {"Content-Type": "application/x-amz-json-1.1"}
+    if operation is not None:
+        all_headers["X-Amz-Target"] = f"AmazonEC2ContainerRegistry_V20150921.{operation}"
+    all_headers.update(headers or {})
+    req = urllib.request.Request(endpoint + "/", data=body, headers=all_headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}"), resp.headers
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        return exc.code, json.loads(payload) if payload else {}, exc.headers

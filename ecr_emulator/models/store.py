@@ -50,4 +50,5 @@ class Store:
     def reset(self) -> None:
         with self.lock:
             self._registries.clear()
+            self.clock.reset_to_real()
             self.notify("reset")
