@@ -3,6 +3,7 @@
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from .config import Config
@@ -31,13 +32,17 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--strict-layers", action="store_true", default=_flag(_env("STRICT_LAYERS", "0")),
                         help="PutImage requires the manifest's layers and config to exist "
                              "(ECR_EMULATOR_STRICT_LAYERS=1)")
+    parser.add_argument("--state-dir", default=_env("STATE_DIR"),
+                        help="keep all state (metadata and blobs) in this directory across restarts; default: in "
+                             "memory and temporary files (ECR_EMULATOR_STATE_DIR)")
     parser.add_argument("--threads", type=int, default=int(_env("THREADS", "8")),
                         help="worker threads (ECR_EMULATOR_THREADS)")
     args = parser.parse_args(argv)
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
     config = Config(host=args.host, port=args.port, advertise_url=args.advertise_url, account_id=args.account_id,
-                    log_level=args.log_level.upper(), strict_layers=args.strict_layers, threads=args.threads)
+                    log_level=args.log_level.upper(), strict_layers=args.strict_layers, threads=args.threads,
+                    state_dir=args.state_dir)
     return config
 
 
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                            connection_limit=1000, channel_timeout=300, ident="ecr-emulator")
     print(f"ecr-emulator listening on http://{config.host}:{server.effective_port} "
           f"(advertised as {config.endpoint})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.run()
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from . import errors, handlers, identity
 from .context import RequestContext
+from .persistence import journaled
 from .specs import model
 from .specs.serialize import serialize
 from .specs.validate import validate
@@ -55,12 +56,25 @@ def _params(max_bytes: int) -> dict:
 
 
 def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
-    """Validate ``params`` against the operation's input shape, run its handler and render the output shape."""
+    """Validate ``params`` against the operation's input shape, run its handler and render the output shape.
+
+    With a state directory, a mutation and its journal record happen under the store lock, so the journal's order
+    is the order in which the changes were made, and the record is durable before the reply is sent.
+    """
     validate(operation, params)
     handler = handlers.handler_for(operation)
     if handler is None:
         raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")
-    return serialize(operation, handler(ctx, params))
+    store = ctx.store
+    if store.persistence is None or not journaled(operation):
+        return serialize(operation, handler(ctx, params))
+    with store.lock:
+        now = ctx.clock.now()
+        with ctx.clock.frozen_at(now):
+            result = handler(ctx, params)
+        store.persistence.append({"op": operation, "account": ctx.account, "region": ctx.region, "now": now,
+                                  "params": params})
+    return serialize(operation, result)
 
 
 @blueprint.post("/")

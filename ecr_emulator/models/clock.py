@@ -1,5 +1,6 @@
 """The model clock: every time the emulator records or compares comes from here, so tests can move time."""
 
+import contextlib
 import datetime
 import threading
 import time
@@ -10,11 +11,22 @@ class Clock:
 
     def __init__(self):
         self._offset = 0.0
+        self._frozen: float | None = None
         self._lock = threading.Lock()
 
     def now(self) -> float:
         """Seconds since the epoch, as the model sees them."""
-        return time.time() + self._offset
+        frozen = self._frozen
+        return frozen if frozen is not None else time.time() + self._offset
+
+    @contextlib.contextmanager
+    def frozen_at(self, when: float):
+        """Hold the clock still at ``when``: replaying a journaled operation must see the time it first saw."""
+        previous, self._frozen = self._frozen, when
+        try:
+            yield
+        finally:
+            self._frozen = previous
 
     def now_datetime(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.now(), datetime.timezone.utc)

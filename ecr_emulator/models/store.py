@@ -26,6 +26,7 @@ class Store:
         self.lock = threading.RLock()
         self._registries: dict[tuple[str, str], Registry] = {}
         self._listeners: dict[str, list] = {}
+        self.persistence = None
 
     def registry(self, account: str, region: str) -> Registry:
         key = (account, region)
@@ -34,6 +35,13 @@ class Store:
             with self.lock:
                 registry = self._registries.setdefault(key, Registry(account, region))
         return registry
+
+    def snapshot_state(self) -> dict:
+        return self._registries
+
+    def restore_state(self, registries: dict) -> None:
+        with self.lock:
+            self._registries = registries
 
     def registries(self) -> list[Registry]:
         return list(self._registries.values())

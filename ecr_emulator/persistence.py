@@ -1,0 +1,145 @@
+"""Durable state under ``--state-dir``: a snapshot plus a journal of acknowledged mutations.
+
+Every mutating operation that succeeds is appended to ``journal.log`` and fsynced before its reply is sent, so an
+acknowledged write is never lost. A record is one line, ``<length> <crc32> <json>``; a record torn by a crash fails
+its length or checksum and ends the replay there, so a SIGKILL at any moment leaves a journal that opens cleanly.
+On start the latest snapshot is loaded, the journal replayed through the same handlers with the clock frozen at
+each record's time, and the result written as a new snapshot (written under a temporary name, fsynced, renamed)
+before the journal is emptied.
+
+Recording operations rather than objects keeps one code path for every area: a new handler is durable the day it
+is written. Blobs are not journaled: the blob store writes them as content-addressed files of its own.
+"""
+
+import io
+import json
+import logging
+import os
+import pickle
+import zlib
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT = "state.pickle"
+JOURNAL = "journal.log"
+SECRET = "token.secret"
+
+# Operations whose success changes nothing that must survive a restart. Layer uploads live in the blob store.
+_NOT_JOURNALED_PREFIXES = ("Describe", "Get", "List", "BatchCheck", "Validate", "BatchGetRepositoryScanning")
+_NOT_JOURNALED = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"})
+
+_ALLOWED_GLOBALS = {("builtins", n) for n in ("set", "frozenset", "bytearray", "dict", "list", "tuple")} | {
+    ("collections", "OrderedDict"), ("collections", "deque"),
+    ("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
+}
+
+
+def journaled(operation: str) -> bool:
+    return operation not in _NOT_JOURNALED and not operation.startswith(_NOT_JOURNALED_PREFIXES)
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """Loads only the emulator's own model classes and plain containers, never arbitrary callables."""
+
+    def find_class(self, module, name):
+        if module.startswith("ecr_emulator.models.") or (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a state file")
+
+
+def dumps_state(registries: dict) -> bytes:
+    return pickle.dumps({"version": 1, "registries": registries}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads_state(data: bytes) -> dict:
+    state = _StateUnpickler(io.BytesIO(data)).load()
+    if not isinstance(state, dict) or state.get("version") != 1:
+        raise ValueError("not an ecr-emulator state file")
+    return state["registries"]
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def encode_record(record: dict) -> bytes:
+    data = json.dumps(record, separators=(",", ":")).encode()
+    return b"%d %08x " % (len(data), zlib.crc32(data)) + data + b"\n"
+
+
+def read_records(path: str):
+    """The intact records of a journal, in order; stops at the first torn or corrupt one."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        for line in f:
+            try:
+                length, crc, data = line.rstrip(b"\n").split(b" ", 2)
+                if int(length) != len(data) or int(crc, 16) != zlib.crc32(data) or not line.endswith(b"\n"):
+                    raise ValueError
+                yield json.loads(data)
+            except ValueError:
+                log.warning("journal %s ends with a torn record; ignoring it and what follows", path)
+                return
+
+
+class Persistence:
+    """Owns the state directory of one store."""
+
+    def __init__(self, state_dir: str):
+        self.dir = state_dir
+        os.makedirs(state_dir, exist_ok=True)
+        self._journal = None
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def token_secret(self) -> bytes:
+        """The secret that signs registry passwords, kept so passwords stay valid across restarts."""
+        path = self.path(SECRET)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            secret = os.urandom(32)
+            write_atomically(path, secret)
+            return secret
+
+    def load_snapshot(self) -> dict | None:
+        try:
+            with open(self.path(SNAPSHOT), "rb") as f:
+                return loads_state(f.read())
+        except FileNotFoundError:
+            return None
+
+    def journal_records(self):
+        return read_records(self.path(JOURNAL))
+
+    def compact(self, registries: dict) -> None:
+        """Write ``registries`` as the snapshot and start an empty journal."""
+        write_atomically(self.path(SNAPSHOT), dumps_state(registries))
+        if self._journal is not None:
+            self._journal.close()
+        write_atomically(self.path(JOURNAL), b"")
+        self._journal = open(self.path(JOURNAL), "ab", buffering=0)
+
+    def append(self, record: dict) -> None:
+        self._journal.write(encode_record(record))
+        os.fsync(self._journal.fileno())
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None

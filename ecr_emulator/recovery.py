@@ -1,0 +1,34 @@
+"""Opening a store on a state directory: load the snapshot, replay the journal, compact."""
+
+import logging
+
+from . import errors
+from .config import Config
+from .context import RequestContext
+from .models.store import Store
+from .persistence import Persistence
+from .protocol import dispatch
+
+log = logging.getLogger(__name__)
+
+
+def open_store(store: Store, config: Config) -> None:
+    """Attach ``config.state_dir`` to ``store`` and bring back everything it holds."""
+    persistence = Persistence(config.state_dir)
+    store.tokens.secret = persistence.token_secret()
+    registries = persistence.load_snapshot()
+    if registries is not None:
+        store.restore_state(registries)
+    replayed = 0
+    for record in persistence.journal_records():
+        ctx = RequestContext(store, config, record["account"], record["region"], "replay")
+        with store.clock.frozen_at(record["now"]):
+            try:
+                dispatch(ctx, record["op"], record["params"])
+            except errors.ServiceError as exc:
+                log.warning("replaying %s failed with %s: %s", record["op"], exc.code, exc.message)
+        replayed += 1
+    persistence.compact(store.snapshot_state())
+    store.persistence = persistence
+    store.subscribe("reset", lambda: persistence.compact(store.snapshot_state()))
+    log.info("state restored from %s (%d journaled operations replayed)", config.state_dir, replayed)
