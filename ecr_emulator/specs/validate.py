@@ -11,10 +11,9 @@ import base64
 import binascii
 import functools
 import json
-import re
 
 from .. import errors
-from . import model
+from . import model, patterns
 
 # Quoted values in messages are cut here, so a fault report never echoes an oversized body back.
 _MAX_QUOTED = 256
@@ -79,7 +78,8 @@ def _string(shape: dict):
     length = _length_rules(shape)
     enum = shape.get("enum")
     enum_set = frozenset(enum) if enum else None
-    pattern = re.compile(shape["pattern"]) if "pattern" in shape else None
+    pattern_text = shape.get("pattern")
+    pattern = patterns.compiled(pattern_text) if pattern_text else None
 
     def check(value, path, faults):
         if not isinstance(value, str):
@@ -90,7 +90,7 @@ def _string(shape: dict):
         if enum_set is not None and value not in enum_set:
             faults.fail(value, path, f"satisfy enum value set: [{', '.join(enum)}]")
         if pattern is not None and not pattern.fullmatch(value):
-            faults.fail(value, path, f"satisfy regular expression pattern: {pattern.pattern}")
+            faults.fail(value, path, f"satisfy regular expression pattern: {pattern_text}")
 
     return check
 
