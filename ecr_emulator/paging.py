@@ -20,6 +20,10 @@ def decode(token: str | None, expected_type: type):
     except (binascii.Error, ValueError, UnicodeError):
         state = None
     if not isinstance(state, expected_type) or isinstance(state, bool):
-        raise errors.InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
-                                               "'The nextToken is not valid'")
+        raise invalid()
     return state
+
+
+def invalid() -> Exception:
+    return errors.InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
+                                            "'The nextToken is not valid'")

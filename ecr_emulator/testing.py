@@ -93,13 +93,14 @@ def ecr_emulator_server():
 
 
 class Emulator:
-    """What a test gets: the endpoint, a boto3 ECR client, and a reset."""
+    """What a test gets: the endpoint, a boto3 ECR client, admin calls and a reset."""
 
     def __init__(self, server: EmulatorServer):
         self.server = server
         self.endpoint = server.endpoint
         self.client = server.client()
         self.reset = server.reset
+        self.admin = server.admin
 
 
 @pytest.fixture

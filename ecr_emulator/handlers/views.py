@@ -1,5 +1,6 @@
 """How domain objects appear in replies; shared by the handlers that return them."""
 
+from ..models.images import Image
 from ..models.repository import Repository
 
 
@@ -17,3 +18,22 @@ def repository_view(repo: Repository) -> dict:
     if repo.mutability_exclusions:
         view["imageTagMutabilityExclusionFilters"] = [dict(f) for f in repo.mutability_exclusions]
     return view
+
+
+def image_detail(repo: Repository, image: Image) -> dict:
+    detail = {
+        "registryId": repo.account,
+        "repositoryName": repo.name,
+        "imageDigest": image.digest,
+        "imageTags": list(image.tags) or None,
+        "imageSizeInBytes": image.size,
+        "imagePushedAt": image.pushed_at,
+        "imageManifestMediaType": image.media_type,
+        "artifactMediaType": image.artifact_media_type,
+        "lastRecordedPullTime": image.last_pull,
+        "subjectManifestDigest": image.subject,
+        "imageStatus": image.status,
+    }
+    if image.storage_class == "ARCHIVE":
+        detail["lastArchivedAt"] = image.transitioned_at
+    return detail

@@ -1,6 +1,7 @@
 """Images of one repository, indexed by digest and by tag, and kept in push order for paging.
 
-Lookups by tag or digest are dictionary hits. Paging walks a push-ordered list of sequence numbers from a
+Lookups by tag or digest are dictionary hits, as are the manifest lists naming an image (``parents``) and the
+manifests whose subject is an image (``referrers``). Paging walks a push-ordered list of sequence numbers from a
 position found by bisection, so a page costs O(log n + page size) and a token (the last sequence number served)
 stays valid while images are pushed or deleted.
 """
@@ -12,7 +13,8 @@ class Image:
     """One manifest stored in a repository, with the tags that point at it."""
 
     __slots__ = ("digest", "manifest", "media_type", "artifact_media_type", "tags", "pushed_at", "size",
-                 "seq", "last_pull", "layers", "config", "subject", "artifact_type", "extra")
+                 "seq", "last_pull", "layers", "children", "config", "subject", "artifact_type", "storage_class",
+                 "transitioned_at", "extra")
 
     def __init__(self, digest: str, manifest: bytes, media_type: str, pushed_at: float, size: int):
         self.digest = digest
@@ -25,20 +27,30 @@ class Image:
         self.seq = 0
         self.last_pull: float | None = None
         self.layers: tuple = ()
+        self.children: tuple = ()
         self.config: str | None = None
         self.subject: str | None = None
         self.artifact_type: str | None = None
+        self.storage_class = "STANDARD"
+        self.transitioned_at: float | None = None
         self.extra: dict | None = None
+
+    @property
+    def status(self) -> str:
+        """ECR's imageStatus: archived images are ARCHIVED, everything else ACTIVE."""
+        return "ARCHIVED" if self.storage_class == "ARCHIVE" else "ACTIVE"
 
 
 class ImageIndex:
     """The images of one repository. Callers hold the store lock while mutating it."""
 
-    __slots__ = ("by_digest", "by_tag", "_seqs", "_by_seq", "_next_seq")
+    __slots__ = ("by_digest", "by_tag", "parents", "referrers", "_seqs", "_by_seq", "_next_seq")
 
     def __init__(self):
         self.by_digest: dict[str, Image] = {}
         self.by_tag: dict[str, Image] = {}
+        self.parents: dict[str, set[str]] = {}
+        self.referrers: dict[str, set[str]] = {}
         self._seqs: list[int] = []
         self._by_seq: dict[int, Image] = {}
         self._next_seq = 1
@@ -52,6 +64,10 @@ class ImageIndex:
         self.by_digest[image.digest] = image
         self._seqs.append(image.seq)
         self._by_seq[image.seq] = image
+        for child in image.children:
+            self.parents.setdefault(child, set()).add(image.digest)
+        if image.subject:
+            self.referrers.setdefault(image.subject, set()).add(image.digest)
 
     def tag(self, image: Image, tag: str) -> Image | None:
         """Point ``tag`` at ``image``; return the image the tag was moved from, if any."""
@@ -76,6 +92,10 @@ class ImageIndex:
         image.tags = []
         del self.by_digest[image.digest]
         del self._by_seq[image.seq]
+        for child in image.children:
+            _discard(self.parents, child, image.digest)
+        if image.subject:
+            _discard(self.referrers, image.subject, image.digest)
         if len(self._seqs) > 64 and len(self._seqs) > 2 * len(self._by_seq):
             self._seqs = [s for s in self._seqs if s in self._by_seq]
 
@@ -101,3 +121,11 @@ class ImageIndex:
             image = by_seq.get(s)
             if image is not None:
                 yield image
+
+
+def _discard(index: dict[str, set[str]], key: str, digest: str) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(digest)
+        if not members:
+            del index[key]

@@ -27,6 +27,7 @@ class Store:
         self._registries: dict[tuple[str, str], Registry] = {}
         self._listeners: dict[str, list] = {}
         self.persistence = None
+        self.blobs = None
 
     def registry(self, account: str, region: str) -> Registry:
         key = (account, region)

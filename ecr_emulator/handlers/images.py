@@ -1,0 +1,214 @@
+"""Image operations: PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages."""
+
+from .. import errors, paging
+from ..context import RequestContext
+from ..models import image_ops
+from ..models.images import Image
+from ..models.manifests import DIGEST_SYNTAX
+from ..models.repository import Repository
+from . import operation
+from .views import image_detail
+
+DEFAULT_PAGE = 100
+
+
+def blob_size_in(ctx: RequestContext, registry_account: str):
+    """How PutImage learns whether a blob was uploaded to the registry (and its size)."""
+    blobs = ctx.store.blobs
+    if blobs is None:
+        return lambda digest: None
+    return lambda digest: blobs.size(registry_account, ctx.region, digest)
+
+
+@operation("PutImage")
+def put_image(ctx: RequestContext, params: dict) -> dict:
+    registry, repo = ctx.repository(params)
+    with ctx.store.lock:
+        image = image_ops.put_image(
+            ctx.store, repo, params["imageManifest"].encode(), media_type=params.get("imageManifestMediaType"),
+            tag=params.get("imageTag"), digest=params.get("imageDigest"), strict=ctx.config.strict_layers,
+            blob_size=blob_size_in(ctx, registry.account))
+        image_id = {"imageDigest": image.digest}
+        if "imageTag" in params:
+            image_id["imageTag"] = params["imageTag"]
+        return {"image": {"registryId": repo.account, "repositoryName": repo.name, "imageId": image_id,
+                          "imageManifest": params["imageManifest"], "imageManifestMediaType": image.media_type}}
+
+
+def _failure(image_id: dict, code: str, reason: str) -> dict:
+    return {"imageId": dict(image_id), "failureCode": code, "failureReason": reason}
+
+
+def _resolve(repo: Repository, image_id: dict) -> tuple[Image | None, dict | None]:
+    """The image an ImageIdentifier names, or the failure ECR reports for it."""
+    digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
+    if digest is None and tag is None:
+        return None, _failure(image_id, "MissingDigestAndTag",
+                              "Invalid request parameters: both tag and digest cannot be null")
+    if digest is not None and not DIGEST_SYNTAX.fullmatch(digest):
+        return None, _failure(image_id, "InvalidImageDigest",
+                              "Invalid request parameters: image digest should satisfy the regex "
+                              "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'")
+    by_tag = repo.images.by_tag.get(tag) if tag is not None else None
+    by_digest = repo.images.by_digest.get(digest) if digest is not None else None
+    if tag is not None and digest is not None:
+        if by_tag is not None and by_digest is not None and by_tag is not by_digest:
+            return None, _failure(image_id, "ImageTagDoesNotMatchDigest",
+                                  "Invalid request parameters: image tag and digest do not match")
+        image = by_tag if by_tag is by_digest else None
+    else:
+        image = by_tag if tag is not None else by_digest
+    if image is None:
+        return None, _failure(image_id, "ImageNotFound", "Requested image not found")
+    return image, None
+
+
+def _unique(image_ids: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for image_id in image_ids:
+        key = (image_id.get("imageDigest"), image_id.get("imageTag"))
+        if key not in seen:
+            seen.add(key)
+            out.append(image_id)
+    return out
+
+
+@operation("BatchGetImage")
+def batch_get_image(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    accepted = params.get("acceptedMediaTypes")
+    images, failures = [], []
+    with ctx.store.lock:
+        now = ctx.clock.now()
+        for image_id in _unique(params["imageIds"]):
+            image, failure = _resolve(repo, image_id)
+            if failure is None and image.storage_class == "ARCHIVE":
+                failure = _failure(image_id, "ImageInaccessible",
+                                   "The image is archived; restore it to STANDARD before pulling it")
+            if failure is None and accepted and image.media_type not in accepted:
+                failure = _failure(image_id, "ImageNotFound",
+                                   "Requested image not found with the accepted media types")
+            if failure is not None:
+                failures.append(failure)
+                continue
+            image_ops.record_pull(image, now)
+            images.append({
+                "registryId": repo.account, "repositoryName": repo.name,
+                "imageId": {"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}
+                                                           if "imageTag" in image_id else {})},
+                "imageManifest": image.manifest.decode(), "imageManifestMediaType": image.media_type})
+    return {"images": images, "failures": failures}
+
+
+@operation("BatchDeleteImage")
+def batch_delete_image(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    deleted, failures = [], []
+    with ctx.store.lock:
+        for image_id in _unique(params["imageIds"]):
+            image, failure = _resolve(repo, image_id)
+            if failure is None:
+                failure = _delete(ctx, repo, image, image_id, deleted)
+            if failure is not None:
+                failures.append(failure)
+    return {"imageIds": deleted, "failures": failures}
+
+
+def _delete(ctx: RequestContext, repo: Repository, image: Image, image_id: dict, deleted: list) -> dict | None:
+    """Delete by tag removes that tag (and the image with its last tag); delete by digest removes every tag."""
+    tag = image_id.get("imageTag")
+    last_reference = tag is None or image.tags == [tag]
+    if last_reference:
+        parents = image_ops.referencing_lists(repo, image)
+        if parents:
+            return _failure(image_id, "ImageReferencedByManifestList",
+                            f"Requested image referenced by manifest list: {parents}")
+    if tag is not None:
+        image_ops.untag(ctx.store, repo, tag)
+        deleted.append({"imageDigest": image.digest, "imageTag": tag})
+        return None
+    tags = list(image.tags)
+    image_ops.delete_image(ctx.store, repo, image)
+    deleted.extend({"imageDigest": image.digest, "imageTag": t} for t in tags)
+    if not tags:
+        deleted.append({"imageDigest": image.digest})
+    return None
+
+
+def _status_filter(params: dict):
+    """The keep-predicate for a tagStatus / imageStatus filter (only ACTIVE images unless asked otherwise)."""
+    wanted = params.get("filter", {})
+    tag_status = wanted.get("tagStatus", "ANY")
+    image_status = wanted.get("imageStatus", "ACTIVE")
+
+    def keep(image: Image) -> bool:
+        if tag_status == "TAGGED" and not image.tags or tag_status == "UNTAGGED" and image.tags:
+            return False
+        return image_status == "ANY" or image.status == image_status
+    return keep
+
+
+def _page_limit(params: dict) -> int:
+    return params.get("maxResults", DEFAULT_PAGE)
+
+
+@operation("DescribeImages")
+def describe_images(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    with ctx.store.lock:
+        if "imageIds" in params:
+            if "maxResults" in params or "nextToken" in params:
+                raise errors.InvalidParameterException(
+                    "Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                    "'maxResults and nextToken cannot be used when imageIds is specified'")
+            return {"imageDetails": [image_detail(repo, image) for image in _described(repo, params["imageIds"])]}
+        after = paging.decode(params.get("nextToken"), int) or 0
+        images, last = repo.images.page(after, _page_limit(params), _status_filter(params))
+        result = {"imageDetails": [image_detail(repo, image) for image in images]}
+        if last is not None:
+            result["nextToken"] = paging.encode(last)
+        return result
+
+
+def _described(repo: Repository, image_ids: list[dict]) -> list[Image]:
+    found: dict[str, Image] = {}
+    for image_id in _unique(image_ids):
+        image, failure = _resolve(repo, image_id)
+        if failure is not None and failure["failureCode"] != "ImageNotFound":
+            raise errors.InvalidParameterException(f"Invalid parameter at 'imageIds': {failure['failureReason']}")
+        if image is None:
+            shown = ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
+            raise errors.ImageNotFoundException(
+                f"The image with imageId {{{shown}}} does not exist within the repository with name "
+                f"'{repo.name}' in the registry with id '{repo.account}'")
+        found.setdefault(image.digest, image)
+    return list(found.values())
+
+
+@operation("ListImages")
+def list_images(ctx: RequestContext, params: dict) -> dict:
+    """One id per tag (and one for an untagged image), paged by entry: the token names an image and how many of its
+    ids were already served, so a page never exceeds maxResults."""
+    _, repo = ctx.repository(params)
+    limit = _page_limit(params)
+    state = paging.decode(params.get("nextToken"), list)
+    if state is not None and (len(state) != 2 or not all(isinstance(v, int) for v in state)):
+        raise paging.invalid()
+    seq, skip = state or (0, 0)
+    keep = _status_filter(params)
+    out: list[dict] = []
+    with ctx.store.lock:
+        after = seq - 1 if state else 0
+        while True:
+            images, more = repo.images.page(after, limit, keep)
+            for image in images:
+                entries = ([{"imageDigest": image.digest, "imageTag": t} for t in image.tags]
+                           or [{"imageDigest": image.digest}])
+                start = skip if image.seq == seq else 0
+                for i in range(start, len(entries)):
+                    if len(out) == limit:
+                        return {"imageIds": out, "nextToken": paging.encode([image.seq, i])}
+                    out.append(entries[i])
+            if more is None:
+                return {"imageIds": out}
+            after = more
