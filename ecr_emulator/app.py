@@ -1,11 +1,16 @@
-"""The application factory: one Flask app, three blueprints over one store."""
+"""The application factory: one Flask app, its blueprints over one store."""
 
+import atexit
 import logging
+import pathlib
+import shutil
+import tempfile
 
 from flask import Flask
 
-from . import admin, handlers, protocol, recovery
+from . import admin, blob_downloads, handlers, protocol, recovery
 from .config import Config
+from .models.blobs import BlobStore
 from .models.store import Store
 from .specs import model
 
@@ -18,9 +23,23 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     app.config["ECR_STORE"] = store
     model.service_description()
     handlers.load()
+    if store.blobs is None:
+        store.blobs = _blob_store(config)
+        store.subscribe("reset", store.blobs.clear)
     if config.state_dir:
         recovery.open_store(store, config)
     app.register_blueprint(protocol.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(blob_downloads.blueprint)
     logging.getLogger(__package__).setLevel(config.log_level.upper())
     return app
+
+
+def _blob_store(config: Config) -> BlobStore:
+    """Blobs live beside the state under ``--state-dir``; otherwise in a private directory gone at exit, as the
+    in-memory state is."""
+    if config.state_dir:
+        return BlobStore(pathlib.Path(config.state_dir) / "blobs")
+    root = tempfile.mkdtemp(prefix="ecr-emulator-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return BlobStore(pathlib.Path(root))

@@ -1,0 +1,197 @@
+"""Layer operations: the multipart upload (initiate, parts, complete), availability checks and download URLs.
+
+Bytes go to the blob store, which is content-addressed and registry-wide, so a layer uploaded through one
+repository is available to every repository of its registry, as a cross-repository mount would make it.
+Which repository owns an upload, and the part bookkeeping AWS's limits need, is kept in memory: these operations are
+not journaled, so after a restart an upload begun before it is unknown, while completed layers, being files, remain.
+"""
+
+import base64
+import threading
+import weakref
+
+from .. import errors
+from ..blob_downloads import download_url
+from ..context import RequestContext
+from ..models.blobs import DigestMismatchError, InvalidDigestError, UnknownUploadError, check_digest
+from . import operation
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PARTS = 4200
+LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+class _Upload:
+    """An upload's owner and what its parts so far mean for AWS's part-size and part-count limits."""
+
+    __slots__ = ("owner", "parts", "last_part_size", "small_part_inside", "lock")
+
+    def __init__(self, owner: tuple[str, str, str]):
+        self.owner = owner
+        self.parts = 0
+        self.last_part_size: int | None = None
+        self.small_part_inside = False
+        self.lock = threading.Lock()
+
+
+_uploads_by_store: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_uploads_lock = threading.Lock()
+
+
+def _uploads(store) -> dict[str, _Upload]:
+    with _uploads_lock:
+        uploads = _uploads_by_store.get(store)
+        if uploads is None:
+            uploads = _uploads_by_store[store] = {}
+            store.subscribe("reset", uploads.clear)
+        return uploads
+
+
+def _upload(ctx: RequestContext, params: dict):
+    """The registry, repository and upload a request names; UploadNotFound unless the upload is this repository's."""
+    registry, repo = ctx.repository(params)
+    upload_id = params["uploadId"]
+    upload = _uploads(ctx.store).get(upload_id)
+    if upload is None or upload.owner != (registry.account, registry.region, repo.name):
+        raise _upload_not_found(upload_id, repo.name, registry.account)
+    return registry, repo, upload
+
+
+def _upload_not_found(upload_id: str, name: str, account: str) -> Exception:
+    return errors.UploadNotFoundException(
+        f"Upload with id '{upload_id}' is not found in the repository with name '{name}' "
+        f"in the registry with id '{account}'")
+
+
+@operation("InitiateLayerUpload")
+def initiate_layer_upload(ctx: RequestContext, params: dict) -> dict:
+    registry, repo = ctx.repository(params)
+    upload_id = ctx.store.blobs.start_upload(registry.account, registry.region)
+    _uploads(ctx.store)[upload_id] = _Upload((registry.account, registry.region, repo.name))
+    return {"uploadId": upload_id, "partSize": MIN_PART_SIZE}
+
+
+@operation("UploadLayerPart")
+def upload_layer_part(ctx: RequestContext, params: dict) -> dict:
+    registry, repo, upload = _upload(ctx, params)
+    upload_id = params["uploadId"]
+    data = base64.b64decode(params["layerPartBlob"])
+    first, last = params["partFirstByte"], params["partLastByte"]
+    blobs = ctx.store.blobs
+    with upload.lock:
+        try:
+            size = blobs.upload_size(registry.account, registry.region, upload_id)
+        except UnknownUploadError:
+            raise _upload_not_found(upload_id, repo.name, registry.account) from None
+
+        def invalid(reason: str) -> Exception:
+            return errors.InvalidLayerPartException(
+                f"{reason} for upload id '{upload_id}' in the repository with name '{repo.name}' in the registry "
+                f"with id '{registry.account}'", registryId=registry.account, repositoryName=repo.name,
+                uploadId=upload_id, lastValidByteReceived=size - 1)
+
+        if first != size:
+            raise invalid(f"The part first byte {first} is not consecutive to the last byte received {size - 1}")
+        if not data:
+            raise invalid("The layer part is empty")
+        if last != first + len(data) - 1:
+            raise invalid(f"The part last byte {last} does not match the part of {len(data)} bytes "
+                          f"starting at byte {first}")
+        if upload.parts >= MAX_PARTS:
+            raise errors.LimitExceededException(
+                f"The upload with id '{upload_id}' has reached the limit of {MAX_PARTS} layer parts")
+        size = blobs.append(registry.account, registry.region, upload_id, [data], offset=first)
+        if upload.last_part_size is not None and upload.last_part_size < MIN_PART_SIZE:
+            upload.small_part_inside = True
+        upload.last_part_size = len(data)
+        upload.parts += 1
+    return {"registryId": registry.account, "repositoryName": repo.name, "uploadId": upload_id,
+            "lastByteReceived": size - 1}
+
+
+@operation("CompleteLayerUpload")
+def complete_layer_upload(ctx: RequestContext, params: dict) -> dict:
+    registry, repo, upload = _upload(ctx, params)
+    upload_id = params["uploadId"]
+    claimed = set(params["layerDigests"])
+    blobs = ctx.store.blobs
+    account, region = registry.account, registry.region
+    uploads = _uploads(ctx.store)
+    with upload.lock:
+        try:
+            size = blobs.upload_size(account, region, upload_id)
+        except UnknownUploadError:
+            uploads.pop(upload_id, None)
+            raise _upload_not_found(upload_id, repo.name, account) from None
+        if size == 0:
+            raise errors.EmptyUploadException(
+                f"The upload with id '{upload_id}' in the repository with name '{repo.name}' in the registry with "
+                f"id '{account}' contains no layer parts")
+        if upload.small_part_inside:
+            _drop(ctx, account, region, upload_id)
+            raise errors.LayerPartTooSmallException(
+                f"Layer parts must be at least {MIN_PART_SIZE} bytes in size, except the last part")
+        digest = next(iter(claimed)) if len(claimed) == 1 else None
+        if digest is None or not _valid(digest):
+            raise errors.InvalidLayerException(
+                f"The layer digests '{', '.join(sorted(claimed))}' are not one sha256 digest of the uploaded layer")
+        if blobs.exists(account, region, digest):
+            _drop(ctx, account, region, upload_id)
+            raise errors.LayerAlreadyExistsException(
+                f"The layer with digest '{digest}' already exists in the repository with name '{repo.name}' "
+                f"in the registry with id '{account}'")
+        try:
+            blobs.finish(account, region, upload_id, digest)
+        except DigestMismatchError as exc:
+            raise errors.InvalidLayerException(
+                f"The layer digest '{digest}' does not match the digest of the uploaded layer '{exc.actual}'"
+            ) from None
+        except UnknownUploadError:
+            raise _upload_not_found(upload_id, repo.name, account) from None
+        finally:
+            uploads.pop(upload_id, None)
+    return {"registryId": account, "repositoryName": repo.name, "uploadId": upload_id, "layerDigest": digest}
+
+
+def _valid(digest: str) -> bool:
+    try:
+        check_digest(digest)
+        return True
+    except InvalidDigestError:
+        return False
+
+
+def _drop(ctx: RequestContext, account: str, region: str, upload_id: str) -> None:
+    ctx.store.blobs.cancel(account, region, upload_id)
+    _uploads(ctx.store).pop(upload_id, None)
+
+
+@operation("BatchCheckLayerAvailability")
+def batch_check_layer_availability(ctx: RequestContext, params: dict) -> dict:
+    registry, _repo = ctx.repository(params)
+    layers, failures = [], []
+    for digest in params["layerDigests"]:
+        if not _valid(digest):
+            failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
+                             "failureReason": "Invalid layer digest"})
+            continue
+        size = ctx.store.blobs.size(registry.account, registry.region, digest)
+        if size is None:
+            failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
+                             "failureReason": "Could not find layer"})
+        else:
+            layers.append({"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": size,
+                           "mediaType": LAYER_MEDIA_TYPE})
+    return {"layers": layers, "failures": failures}
+
+
+@operation("GetDownloadUrlForLayer")
+def get_download_url_for_layer(ctx: RequestContext, params: dict) -> dict:
+    registry, repo = ctx.repository(params)
+    digest = params["layerDigest"]
+    if not _valid(digest) or not ctx.store.blobs.exists(registry.account, registry.region, digest):
+        raise errors.LayersNotFoundException(
+            f"The layer with digest '{digest}' does not exist in the repository with name '{repo.name}' "
+            f"in the registry with id '{registry.account}'")
+    return {"downloadUrl": download_url(ctx.store, ctx.config.endpoint, registry.account, registry.region, digest),
+            "layerDigest": digest}

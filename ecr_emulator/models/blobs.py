@@ -1,0 +1,260 @@
+"""The blob store: content-addressed files on disk, one namespace per registry, and resumable uploads.
+
+Layout under ``root``::
+
+    <account>/<region>/sha256/<2 hex>/<64 hex>     a blob, named by the sha256 of its bytes
+    <account>/<region>/uploads/<uuid>              the bytes of an upload in progress
+
+Bytes always live on disk and move in chunks, so a blob is never whole in memory. The running sha256 of an upload is
+kept in memory beside it; when that is lost (a restart) it is recomputed from the file, so an upload survives a
+restart as long as its file does. A blob becomes visible only by an atomic rename of a complete, verified, fsynced
+file, so a reader never sees a partial blob. Every digest, upload id, account and region is checked against a strict
+pattern before any path is built from it, so no request can name a file outside ``root``.
+"""
+
+import hashlib
+import os
+import pathlib
+import re
+import shutil
+import threading
+import uuid
+from typing import Iterable
+
+CHUNK_SIZE = 1024 * 1024
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z0-9-]{1,200}")
+
+
+class InvalidDigestError(ValueError):
+    """A digest that is not ``sha256:`` followed by 64 lowercase hex digits."""
+
+
+class UnknownUploadError(KeyError):
+    """No upload with this id exists in this registry (ids that are not uuids included)."""
+
+
+class UploadOffsetError(Exception):
+    """An append that does not start where the upload ends; ``size`` is what the upload holds."""
+
+    def __init__(self, size: int):
+        super().__init__(f"upload holds {size} bytes")
+        self.size = size
+
+
+class DigestMismatchError(Exception):
+    """The bytes received hash to ``actual``, not to the digest the client claimed."""
+
+    def __init__(self, actual: str):
+        super().__init__(f"content digest is {actual}")
+        self.actual = actual
+
+
+def check_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise InvalidDigestError(f"unsupported digest {digest!r}: expected sha256:<64 lowercase hex digits>")
+    return digest
+
+
+class _Upload:
+    """The in-memory side of an upload: its running hash and byte count, and a lock serialising its appends."""
+
+    __slots__ = ("hash", "size", "lock")
+
+    def __init__(self, hash_, size: int):
+        self.hash = hash_
+        self.size = size
+        self.lock = threading.Lock()
+
+
+class BlobStore:
+    def __init__(self, root: pathlib.Path):
+        self.root = pathlib.Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._uploads: dict[tuple[str, str, str], _Upload] = {}
+        self._lock = threading.Lock()
+
+    # Paths: every component is validated before it is joined.
+
+    def _registry_dir(self, account: str, region: str) -> pathlib.Path:
+        if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+            raise ValueError(f"invalid account {account!r}")
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise ValueError(f"invalid region {region!r}")
+        return self.root / account / region
+
+    def path(self, account: str, region: str, digest: str) -> pathlib.Path:
+        """Where the blob lives (whether or not it exists), for streaming reads."""
+        hex_ = check_digest(digest)[len("sha256:"):]
+        return self._registry_dir(account, region) / "sha256" / hex_[:2] / hex_
+
+    def _upload_path(self, account: str, region: str, upload_id: str) -> pathlib.Path:
+        if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
+            raise UnknownUploadError(upload_id)
+        return self._registry_dir(account, region) / "uploads" / upload_id
+
+    # Blobs.
+
+    def exists(self, account: str, region: str, digest: str) -> bool:
+        return self.path(account, region, digest).is_file()
+
+    def size(self, account: str, region: str, digest: str) -> int | None:
+        try:
+            return self.path(account, region, digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def mount(self, account: str, region: str, digest: str) -> bool:
+        """Blobs are registry-wide, so a cross-repository mount succeeds exactly when the blob is there."""
+        return self.exists(account, region, digest)
+
+    def delete(self, account: str, region: str, digest: str) -> bool:
+        try:
+            self.path(account, region, digest).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def put(self, account: str, region: str, chunks: Iterable[bytes], digest: str | None = None) -> tuple[str, int]:
+        """Store a blob in one streamed write; with ``digest``, refuse (store nothing) unless the bytes match it."""
+        if digest is not None:
+            check_digest(digest)
+        uploads = self._registry_dir(account, region) / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        # Not a uuid, so never addressable as an upload.
+        tmp = uploads / f"{uuid.uuid4()}.put"
+        try:
+            hash_ = hashlib.sha256()
+            size = 0
+            with open(tmp, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                    hash_.update(chunk)
+                    size += len(chunk)
+                actual = "sha256:" + hash_.hexdigest()
+                if digest is not None and actual != digest:
+                    raise DigestMismatchError(actual)
+                f.flush()
+                os.fsync(f.fileno())
+            self._install(tmp, self.path(account, region, actual))
+            return actual, size
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _install(self, source: pathlib.Path, target: pathlib.Path) -> None:
+        """Rename a verified, fsynced file into place; content-addressed, so an existing blob is already right."""
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+
+    # Uploads.
+
+    def start_upload(self, account: str, region: str) -> str:
+        upload_id = str(uuid.uuid4())
+        path = self._upload_path(account, region, upload_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=False)
+        with self._lock:
+            self._uploads[(account, region, upload_id)] = _Upload(hashlib.sha256(), 0)
+        return upload_id
+
+    def _state(self, account: str, region: str, upload_id: str) -> tuple[pathlib.Path, _Upload]:
+        """An upload's file and in-memory state, rebuilding the state from the file when it was lost."""
+        path = self._upload_path(account, region, upload_id)
+        key = (account, region, upload_id)
+        with self._lock:
+            state = self._uploads.get(key)
+        if state is not None:
+            return path, state
+        if not path.is_file():
+            raise UnknownUploadError(upload_id)
+        hash_ = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK_SIZE):
+                hash_.update(chunk)
+                size += len(chunk)
+        with self._lock:
+            return path, self._uploads.setdefault(key, _Upload(hash_, size))
+
+    def upload_size(self, account: str, region: str, upload_id: str) -> int:
+        return self._state(account, region, upload_id)[1].size
+
+    def append(self, account: str, region: str, upload_id: str, chunks: Iterable[bytes],
+               offset: int | None = None) -> int:
+        """Add bytes to the end of an upload; return its new size.
+
+        All or nothing: if the chunks fail part way (a client that hangs up), the upload goes back to its previous
+        size, so its reported size is always what was fully received.
+        """
+        path, state = self._state(account, region, upload_id)
+        with state.lock:
+            if not path.is_file():
+                raise UnknownUploadError(upload_id)
+            if offset is not None and offset != state.size:
+                raise UploadOffsetError(state.size)
+            hash_, size = state.hash.copy(), state.size
+            try:
+                with open(path, "r+b") as f:
+                    f.seek(size)
+                    for chunk in chunks:
+                        f.write(chunk)
+                        hash_.update(chunk)
+                        size += len(chunk)
+            except BaseException:
+                with open(path, "r+b") as f:
+                    f.truncate(state.size)
+                raise
+            state.hash, state.size = hash_, size
+            return size
+
+    def finish(self, account: str, region: str, upload_id: str, digest: str) -> int:
+        """Turn a complete upload into the blob ``digest``; on a mismatch the upload is dropped and nothing stored."""
+        check_digest(digest)
+        path, state = self._state(account, region, upload_id)
+        with state.lock:
+            if not path.is_file():
+                raise UnknownUploadError(upload_id)
+            actual = "sha256:" + state.hash.hexdigest()
+            try:
+                if actual != digest:
+                    raise DigestMismatchError(actual)
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+                self._install(path, self.path(account, region, digest))
+                return state.size
+            finally:
+                self._forget(account, region, upload_id, path)
+
+    def cancel(self, account: str, region: str, upload_id: str) -> None:
+        path, state = self._state(account, region, upload_id)
+        with state.lock:
+            self._forget(account, region, upload_id, path)
+
+    def _forget(self, account: str, region: str, upload_id: str, path: pathlib.Path) -> None:
+        path.unlink(missing_ok=True)
+        with self._lock:
+            self._uploads.pop((account, region, upload_id), None)
+
+    def clear(self) -> None:
+        """Remove every blob and upload: after a store reset no registry holds anything, so neither does this."""
+        with self._lock:
+            self._uploads.clear()
+            for child in self.root.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
