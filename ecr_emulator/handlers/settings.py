@@ -1,0 +1,187 @@
+"""Registry-wide configuration: account settings, scanning, managed signing and pull-time update exclusions.
+
+Everything is kept in ``Registry.settings`` as plain dicts under the keys of ``models.settings``, whose helpers are
+what image handlers consult.
+"""
+
+import bisect
+
+from .. import errors, paging
+from ..context import RequestContext
+from ..models import settings
+from . import operation
+
+# Basic scanning only scans on push (other repositories are scanned manually); enhanced scanning adds continuous scans.
+_FREQUENCIES = {"BASIC": ("SCAN_ON_PUSH",), "ENHANCED": ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")}
+# AWS allows this many pull-time update exclusions per registry.
+MAX_EXCLUSIONS = 100
+_DEFAULT_PAGE = 100
+
+
+def _setting_name(name: str) -> str:
+    if name not in settings.ACCOUNT_SETTING_VALUES:
+        raise errors.InvalidParameterException(
+            f"Invalid parameter at 'name' failed to satisfy constraint: 'Account setting name must be one of "
+            f"{', '.join(settings.ACCOUNT_SETTING_VALUES)}'")
+    return name
+
+
+@operation("GetAccountSetting")
+def get_account_setting(ctx: RequestContext, params: dict) -> dict:
+    name = _setting_name(params["name"])
+    registry = ctx.registry()
+    with ctx.store.lock:
+        return {"name": name, "value": settings.account_setting(registry, name)}
+
+
+@operation("PutAccountSetting")
+def put_account_setting(ctx: RequestContext, params: dict) -> dict:
+    name = _setting_name(params["name"])
+    value = params["value"]
+    allowed = settings.ACCOUNT_SETTING_VALUES[name][1]
+    if value not in allowed:
+        raise errors.InvalidParameterException(
+            f"Invalid parameter at 'value' failed to satisfy constraint: 'Value for {name} must be one of "
+            f"{', '.join(allowed)}'")
+    registry = ctx.registry()
+    with ctx.store.lock:
+        registry.settings.setdefault(settings.ACCOUNT_SETTINGS, {})[name] = value
+    return {"name": name, "value": value}
+
+
+@operation("PutRegistryScanningConfiguration")
+def put_registry_scanning_configuration(ctx: RequestContext, params: dict) -> dict:
+    """An absent scan type is BASIC, AWS's default. Each scan frequency may have at most one rule, as the console
+    shows one filter list per frequency."""
+    scan_type = params.get("scanType", "BASIC")
+    rules = []
+    for rule in params.get("rules", []):
+        frequency = rule["scanFrequency"]
+        if frequency not in _FREQUENCIES[scan_type]:
+            raise errors.InvalidParameterException(
+                f"Invalid parameter at 'rules' failed to satisfy constraint: 'scanFrequency {frequency} is not "
+                f"supported for scanType {scan_type}; use {' or '.join(_FREQUENCIES[scan_type])}'")
+        if any(r["scanFrequency"] == frequency for r in rules):
+            raise errors.InvalidParameterException(
+                f"Invalid parameter at 'rules' failed to satisfy constraint: 'only one rule per scanFrequency is "
+                f"allowed; {frequency} is repeated'")
+        rules.append({"scanFrequency": frequency,
+                      "repositoryFilters": [{"filter": f["filter"], "filterType": f["filterType"]}
+                                            for f in rule["repositoryFilters"]]})
+    config = {"scanType": scan_type, "rules": rules}
+    registry = ctx.registry()
+    with ctx.store.lock:
+        registry.settings[settings.SCANNING] = config
+    return {"registryScanningConfiguration": config}
+
+
+@operation("GetRegistryScanningConfiguration")
+def get_registry_scanning_configuration(ctx: RequestContext, params: dict) -> dict:
+    registry = ctx.registry()
+    with ctx.store.lock:
+        return {"registryId": registry.account, "scanningConfiguration": settings.scanning_configuration(registry)}
+
+
+@operation("BatchGetRepositoryScanningConfiguration")
+def batch_get_repository_scanning_configuration(ctx: RequestContext, params: dict) -> dict:
+    """Missing repositories are reported as failures beside the found ones, as batch operations of ECR do."""
+    registry = ctx.registry()
+    found, failures = [], []
+    with ctx.store.lock:
+        for name in dict.fromkeys(params["repositoryNames"]):
+            repo = registry.repositories.get(name)
+            if repo is None:
+                failures.append({"repositoryName": name, "failureCode": "REPOSITORY_NOT_FOUND",
+                                 "failureReason": f"The repository with name '{name}' does not exist in the "
+                                                  f"registry with id '{registry.account}'"})
+            else:
+                found.append({"repositoryArn": repo.arn, "repositoryName": repo.name,
+                              **settings.repository_scanning(registry, repo)})
+    return {"scanningConfigurations": found, "failures": failures}
+
+
+def _signing_not_found(account: str) -> Exception:
+    return errors.SigningConfigurationNotFoundException(
+        f"Signing configuration does not exist in the registry with id '{account}'")
+
+
+@operation("PutSigningConfiguration")
+def put_signing_configuration(ctx: RequestContext, params: dict) -> dict:
+    rules = []
+    for rule in params["signingConfiguration"]["rules"]:
+        stored = {"signingProfileArn": rule["signingProfileArn"]}
+        if rule.get("repositoryFilters"):
+            stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
+                                           for f in rule["repositoryFilters"]]
+        rules.append(stored)
+    config = {"rules": rules}
+    registry = ctx.registry()
+    with ctx.store.lock:
+        registry.settings[settings.SIGNING] = config
+    return {"signingConfiguration": config}
+
+
+@operation("GetSigningConfiguration")
+def get_signing_configuration(ctx: RequestContext, params: dict) -> dict:
+    registry = ctx.registry()
+    with ctx.store.lock:
+        config = registry.settings.get(settings.SIGNING)
+    if config is None:
+        raise _signing_not_found(registry.account)
+    return {"registryId": registry.account, "signingConfiguration": config}
+
+
+@operation("DeleteSigningConfiguration")
+def delete_signing_configuration(ctx: RequestContext, params: dict) -> dict:
+    registry = ctx.registry()
+    with ctx.store.lock:
+        config = registry.settings.pop(settings.SIGNING, None)
+    if config is None:
+        raise _signing_not_found(registry.account)
+    return {"registryId": registry.account, "signingConfiguration": config}
+
+
+@operation("RegisterPullTimeUpdateExclusion")
+def register_pull_time_update_exclusion(ctx: RequestContext, params: dict) -> dict:
+    arn = params["principalArn"]
+    registry = ctx.registry()
+    with ctx.store.lock:
+        exclusions = registry.settings.setdefault(settings.PULL_TIME_EXCLUSIONS, {})
+        if arn in exclusions:
+            raise errors.ExclusionAlreadyExistsException(
+                f"The pull time update exclusion for principal '{arn}' already exists in the registry with id "
+                f"'{registry.account}'")
+        if len(exclusions) >= MAX_EXCLUSIONS:
+            raise errors.LimitExceededException(
+                f"The registry with id '{registry.account}' already has the maximum of {MAX_EXCLUSIONS} pull time "
+                f"update exclusions")
+        exclusions[arn] = ctx.clock.now()
+        return {"principalArn": arn, "createdAt": exclusions[arn]}
+
+
+@operation("DeregisterPullTimeUpdateExclusion")
+def deregister_pull_time_update_exclusion(ctx: RequestContext, params: dict) -> dict:
+    arn = params["principalArn"]
+    registry = ctx.registry()
+    with ctx.store.lock:
+        if registry.settings.get(settings.PULL_TIME_EXCLUSIONS, {}).pop(arn, None) is None:
+            raise errors.ExclusionNotFoundException(
+                f"The pull time update exclusion for principal '{arn}' does not exist in the registry with id "
+                f"'{registry.account}'")
+    return {"principalArn": arn}
+
+
+@operation("ListPullTimeUpdateExclusions")
+def list_pull_time_update_exclusions(ctx: RequestContext, params: dict) -> dict:
+    """Principals in ARN order; the token carries the last one returned, so paging survives concurrent changes."""
+    after = paging.decode(params.get("nextToken"), str)
+    limit = params.get("maxResults", _DEFAULT_PAGE)
+    registry = ctx.registry()
+    with ctx.store.lock:
+        ordered = sorted(registry.settings.get(settings.PULL_TIME_EXCLUSIONS, {}))
+    start = 0 if after is None else bisect.bisect_right(ordered, after)
+    chosen = ordered[start:start + limit]
+    result = {"pullTimeUpdateExclusions": chosen}
+    if start + limit < len(ordered):
+        result["nextToken"] = paging.encode(chosen[-1])
+    return result
