@@ -2,7 +2,7 @@
 
 from .. import errors, paging
 from ..context import RequestContext
-from ..models import image_ops
+from ..models import image_ops, settings, storage
 from ..models.images import Image
 from ..models.manifests import DIGEST_SYNTAX
 from ..models.repository import Repository
@@ -73,25 +73,37 @@ def _unique(image_ids: list[dict]) -> list[dict]:
     return out
 
 
+def caller_arn(ctx: RequestContext) -> str:
+    """The principal a request acts as. Credentials carry only an account here, so callers are its root user."""
+    return f"arn:aws:iam::{ctx.account}:root"
+
+
 @operation("BatchGetImage")
 def batch_get_image(ctx: RequestContext, params: dict) -> dict:
-    _, repo = ctx.repository(params)
+    """A pull records lastRecordedPullTime unless the caller is registered as a pull-time update exclusion."""
+    registry, repo = ctx.repository(params)
     accepted = params.get("acceptedMediaTypes")
     images, failures = [], []
     with ctx.store.lock:
         now = ctx.clock.now()
+        storage.settle(repo, now)
+        record_pulls = not settings.pull_time_update_excluded(registry, caller_arn(ctx))
         for image_id in _unique(params["imageIds"]):
             image, failure = _resolve(repo, image_id)
             if failure is None and image.storage_class == "ARCHIVE":
                 failure = _failure(image_id, "ImageInaccessible",
-                                   "The image is archived; restore it to STANDARD before pulling it")
+                                   "The image is archived; restore it to STANDARD before pulling it"
+                                   if image.status == "ARCHIVED" else
+                                   "The image is being restored from archive and cannot be pulled until the "
+                                   "restore completes")
             if failure is None and accepted and image.media_type not in accepted:
                 failure = _failure(image_id, "ImageNotFound",
                                    "Requested image not found with the accepted media types")
             if failure is not None:
                 failures.append(failure)
                 continue
-            image_ops.record_pull(image, now)
+            if record_pulls:
+                image_ops.record_pull(image, now)
             images.append({
                 "registryId": repo.account, "repositoryName": repo.name,
                 "imageId": {"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}
@@ -156,15 +168,18 @@ def _page_limit(params: dict) -> int:
 def describe_images(ctx: RequestContext, params: dict) -> dict:
     _, repo = ctx.repository(params)
     with ctx.store.lock:
+        now = ctx.clock.now()
+        storage.settle(repo, now)
         if "imageIds" in params:
             if "maxResults" in params or "nextToken" in params:
                 raise errors.InvalidParameterException(
                     "Invalid parameter at 'maxResults' failed to satisfy constraint: "
                     "'maxResults and nextToken cannot be used when imageIds is specified'")
-            return {"imageDetails": [image_detail(repo, image) for image in _described(repo, params["imageIds"])]}
+            return {"imageDetails": [image_detail(repo, image, now)
+                                     for image in _described(repo, params["imageIds"])]}
         after = paging.decode(params.get("nextToken"), int) or 0
         images, last = repo.images.page(after, _page_limit(params), _status_filter(params))
-        result = {"imageDetails": [image_detail(repo, image) for image in images]}
+        result = {"imageDetails": [image_detail(repo, image, now) for image in images]}
         if last is not None:
             result["nextToken"] = paging.encode(last)
         return result

@@ -1,5 +1,6 @@
 """How domain objects appear in replies; shared by the handlers that return them."""
 
+from ..models import scans, storage
 from ..models.images import Image
 from ..models.repository import Repository
 
@@ -20,7 +21,8 @@ def repository_view(repo: Repository) -> dict:
     return view
 
 
-def image_detail(repo: Repository, image: Image) -> dict:
+def image_detail(repo: Repository, image: Image, now: float) -> dict:
+    """``now`` is the model time: scan progress and findings are read off the clock."""
     detail = {
         "registryId": repo.account,
         "repositoryName": repo.name,
@@ -33,6 +35,9 @@ def image_detail(repo: Repository, image: Image) -> dict:
         "lastRecordedPullTime": image.last_pull,
         "subjectManifestDigest": image.subject,
         "imageStatus": image.status,
+        "imageScanStatus": scans.status(image, now),
+        "imageScanFindingsSummary": scans.summary(image, now),
+        "lastActivatedAt": storage.last_activated(image),
     }
     if image.storage_class == "ARCHIVE":
         detail["lastArchivedAt"] = image.transitioned_at

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from .. import errors
-from . import manifests
+from . import manifests, scans, storage
 from .images import Image
 from .repository import Repository
 from .store import Store
@@ -33,7 +33,8 @@ def put_image(store: Store, repo: Repository, data: bytes, *, media_type: str | 
     """Store a manifest (and point ``tag`` at it); the checks and errors are PutImage's.
 
     ``blob_size`` answers the size of an uploaded blob (None when absent); with ``strict`` every blob a manifest
-    names must exist, and every manifest an index names must be in the repository.
+    names must exist, and every manifest an index names must be in the repository. Pushing an archived image
+    restores it at once, as at AWS; a new or restored image is scanned when scan on push applies.
     """
     try:
         manifest = manifests.parse(data, media_type)
@@ -47,17 +48,18 @@ def put_image(store: Store, repo: Repository, data: bytes, *, media_type: str | 
         _check_references(repo, manifest, blob_size)
     images = repo.images
     existing = images.by_digest.get(manifest.digest)
+    restoring = existing is not None and existing.storage_class == "ARCHIVE"
     if tag is not None:
         current = images.by_tag.get(tag)
-        if current is not None and current is existing:
+        if current is not None and current is existing and not restoring:
             raise errors.ImageAlreadyExistsException(
                 f"Image with digest '{manifest.digest}' and tag '{tag}' already exists in the repository with name "
                 f"'{repo.name}' in registry with id '{repo.account}'")
-        if current is not None and tag_is_immutable(repo, tag):
+        if current is not None and current is not existing and tag_is_immutable(repo, tag):
             raise errors.ImageTagAlreadyExistsException(
                 f"The image tag '{tag}' already exists in the '{repo.name}' repository and cannot be overwritten "
                 f"because the tag is immutable.")
-    elif existing is not None:
+    elif existing is not None and not restoring:
         raise errors.ImageAlreadyExistsException(
             f"Image with digest '{manifest.digest}' already exists in the repository with name '{repo.name}' in "
             f"registry with id '{repo.account}'")
@@ -71,8 +73,13 @@ def put_image(store: Store, repo: Repository, data: bytes, *, media_type: str | 
         image.children = tuple(manifest.children)
         image.subject = manifest.subject
         images.add(image)
+    elif restoring:
+        storage.restore_now(repo, image, store.clock.now())
+        scans.forget(image)
     if tag is not None:
         images.tag(image, tag)
+    if existing is None or restoring:
+        scans.on_push(store, repo, image, store.clock.now())
     store.notify("image_pushed", repo, image, existing is None)
     return image
 

@@ -37,8 +37,10 @@ class Image:
 
     @property
     def status(self) -> str:
-        """ECR's imageStatus: archived images are ARCHIVED, everything else ACTIVE."""
-        return "ARCHIVED" if self.storage_class == "ARCHIVE" else "ACTIVE"
+        """ECR's imageStatus: archived images are ARCHIVED (ACTIVATING while a restore runs), the rest ACTIVE."""
+        if self.storage_class != "ARCHIVE":
+            return "ACTIVE"
+        return "ACTIVATING" if self.extra and "activatingUntil" in self.extra else "ARCHIVED"
 
 
 class ImageIndex:

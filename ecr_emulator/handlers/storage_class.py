@@ -1,0 +1,16 @@
+"""UpdateImageStorageClass: archiving images and restoring them (the model is ``models.storage``)."""
+
+from ..context import RequestContext
+from ..models import scans, storage
+from . import lookup, operation
+
+
+@operation("UpdateImageStorageClass")
+def update_image_storage_class(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    with ctx.store.lock:
+        image = lookup.image(repo, params["imageId"])
+        status = storage.update(repo, image, params["targetStorageClass"], ctx.clock.now(),
+                                scan_on_push=scans.scan_on_push(ctx.store, repo))
+        return {"registryId": repo.account, "repositoryName": repo.name,
+                "imageId": lookup.echoed_id(image, params["imageId"]), "imageStatus": status}
