@@ -8,7 +8,7 @@ import tempfile
 
 from flask import Flask
 
-from . import admin, blob_downloads, handlers, protocol, recovery
+from . import admin, blob_downloads, handlers, protocol, recovery, registry
 from .config import Config
 from .models.blobs import BlobStore
 from .models.store import Store
@@ -28,9 +28,12 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
         store.subscribe("reset", store.blobs.clear)
     if config.state_dir:
         recovery.open_store(store, config)
+    # Registry paths are names, not file paths: "//abs" must reach the name check, not a redirect.
+    app.url_map.merge_slashes = False
     app.register_blueprint(protocol.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(blob_downloads.blueprint)
+    app.register_blueprint(registry.blueprint)
     logging.getLogger(__package__).setLevel(config.log_level.upper())
     return app
 
@@ -42,4 +45,4 @@ def _blob_store(config: Config) -> BlobStore:
         return BlobStore(pathlib.Path(config.state_dir) / "blobs")
     root = tempfile.mkdtemp(prefix="ecr-emulator-")
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return BlobStore(pathlib.Path(root))
+    return BlobStore(pathlib.Path(root), durable=False)

@@ -12,6 +12,7 @@ file, so a reader never sees a partial blob. Every digest, upload id, account an
 pattern before any path is built from it, so no request can name a file outside ``root``.
 """
 
+import concurrent.futures
 import hashlib
 import os
 import pathlib
@@ -53,6 +54,27 @@ class DigestMismatchError(Exception):
         self.actual = actual
 
 
+_hashers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-hash")
+
+
+def _write_hashing(chunks: Iterable[bytes], f, hash_) -> int:
+    """Write ``chunks`` to ``f`` while ``hash_`` digests them on another thread (both release the GIL), so a large
+    blob costs about the larger of the two rather than their sum. Returns the number of bytes written."""
+    pending = None
+    written = 0
+    try:
+        for chunk in chunks:
+            if pending is not None:
+                pending.result()
+            pending = _hashers.submit(hash_.update, chunk)
+            f.write(chunk)
+            written += len(chunk)
+    finally:
+        if pending is not None:
+            pending.result()
+    return written
+
+
 def check_digest(digest: str) -> str:
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise InvalidDigestError(f"unsupported digest {digest!r}: expected sha256:<64 lowercase hex digits>")
@@ -71,8 +93,11 @@ class _Upload:
 
 
 class BlobStore:
-    def __init__(self, root: pathlib.Path):
+    def __init__(self, root: pathlib.Path, durable: bool = True):
+        """``durable`` fsyncs each blob before it becomes visible; a store in a directory removed at exit has
+        nothing to keep across a crash and skips it."""
         self.root = pathlib.Path(root)
+        self.durable = durable
         self.root.mkdir(parents=True, exist_ok=True)
         self._uploads: dict[tuple[str, str, str], _Upload] = {}
         self._lock = threading.Lock()
@@ -130,15 +155,13 @@ class BlobStore:
             hash_ = hashlib.sha256()
             size = 0
             with open(tmp, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-                    hash_.update(chunk)
-                    size += len(chunk)
+                size += _write_hashing(chunks, f, hash_)
                 actual = "sha256:" + hash_.hexdigest()
                 if digest is not None and actual != digest:
                     raise DigestMismatchError(actual)
-                f.flush()
-                os.fsync(f.fileno())
+                if self.durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             self._install(tmp, self.path(account, region, actual))
             return actual, size
         finally:
@@ -150,7 +173,8 @@ class BlobStore:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        if self.durable:
+            _fsync_dir(target.parent)
 
     # Uploads.
 
@@ -202,10 +226,7 @@ class BlobStore:
             try:
                 with open(path, "r+b") as f:
                     f.seek(size)
-                    for chunk in chunks:
-                        f.write(chunk)
-                        hash_.update(chunk)
-                        size += len(chunk)
+                    size += _write_hashing(chunks, f, hash_)
             except BaseException:
                 with open(path, "r+b") as f:
                     f.truncate(state.size)
@@ -224,8 +245,9 @@ class BlobStore:
             try:
                 if actual != digest:
                     raise DigestMismatchError(actual)
-                with open(path, "rb") as f:
-                    os.fsync(f.fileno())
+                if self.durable:
+                    with open(path, "rb") as f:
+                        os.fsync(f.fileno())
                 self._install(path, self.path(account, region, digest))
                 return state.size
             finally:

@@ -1,0 +1,62 @@
+"""Who a registry request comes from and what it names, checked before any state or file is touched.
+
+A password from GetAuthorizationToken selects one (account, region) registry; names, tags and digests must have
+the shapes ECR allows, so nothing a client sends can reach outside that registry or the blob store.
+"""
+
+import base64
+import binascii
+import re
+
+from ..models.store import Store
+from ..specs import model, patterns
+from .errors import RegistryError
+
+_TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+def unauthorized(realm: str, why: str) -> RegistryError:
+    return RegistryError(401, "UNAUTHORIZED", "authentication required", detail=why,
+                         headers={"WWW-Authenticate": f'Basic realm="{realm}"'})
+
+
+def caller(store: Store, authorization: str | None, realm: str) -> tuple[str, str]:
+    """The (account, region) whose registry the request may use."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        raise unauthorized(realm, "send HTTP Basic credentials: user AWS, password from GetAuthorizationToken")
+    try:
+        user, _, password = base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise unauthorized(realm, "malformed Basic credentials") from None
+    granted = store.tokens.verify(password, store.clock.now()) if user == "AWS" else None
+    if granted is None:
+        raise unauthorized(realm, "the password is not a current authorization token of this registry")
+    return granted
+
+
+def repository_name(name: str) -> str:
+    shape = model.shape("RepositoryName")
+    if not (shape.get("min", 0) <= len(name) <= shape.get("max", 256)) or not patterns.compiled(
+            shape["pattern"]).fullmatch(name):
+        raise RegistryError(400, "NAME_INVALID", "invalid repository name", detail={"name": name})
+    return name
+
+
+def digest(value: str) -> str:
+    if not _DIGEST.fullmatch(value):
+        raise RegistryError(400, "DIGEST_INVALID", "provided digest is not a sha256 digest", detail={"digest": value})
+    return value
+
+
+def is_digest(reference: str) -> bool:
+    return ":" in reference
+
+
+def reference(value: str) -> str:
+    """A manifest reference: a digest, or a tag in the Distribution Specification's grammar."""
+    if is_digest(value):
+        return digest(value)
+    if not _TAG.fullmatch(value):
+        raise RegistryError(400, "TAG_INVALID", "manifest tag did not match URI", detail={"tag": value})
+    return value

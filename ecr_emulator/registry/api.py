@@ -1,0 +1,419 @@
+"""The registry HTTP API at /v2/: the OCI Distribution Specification 1.1 as docker, skopeo, podman and containerd
+speak it, over the same images the ECR JSON API serves.
+
+Manifest writes, reads and deletes go through the JSON API's own operations (PutImage, BatchGetImage,
+BatchDeleteImage) by ``protocol.dispatch``, so validation, immutability, journaling and errors are one code path.
+Blobs stream between the socket and the blob store in chunks and never sit whole in memory.
+"""
+
+import bisect
+import json
+import re
+import uuid
+
+from flask import Blueprint, Response, current_app, request, send_file
+from werkzeug.routing import PathConverter
+
+from .. import errors as ecr_errors
+from .. import protocol
+from ..context import RequestContext
+from ..models import blobs as blob_store
+from ..models import manifests, storage
+from ..models import referrers as referrer_images
+from ..specs import model
+from . import access
+from .errors import RegistryError, from_ecr, from_failure
+
+blueprint = Blueprint("registry", __name__)
+
+
+class _AnyPath(PathConverter):
+    """Every remainder of a /v2/ path, even one starting with "/", so malformed names reach the name check."""
+
+    regex = ".*"
+    part_isolating = False
+
+
+blueprint.record_once(lambda state: state.app.url_map.converters.setdefault("anypath", _AnyPath))
+
+API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+DEFAULT_PAGE = 100
+_ROUTES = [
+    (re.compile(r"(?P<name>.+)/blobs/uploads/?"), "uploads"),
+    (re.compile(r"(?P<name>.+)/blobs/uploads/(?P<upload>[^/]+)"), "upload"),
+    (re.compile(r"(?P<name>.+)/blobs/(?P<digest>[^/]+)"), "blob"),
+    (re.compile(r"(?P<name>.+)/manifests/(?P<reference>[^/]+)"), "manifest"),
+    (re.compile(r"(?P<name>.+)/tags/list"), "tags"),
+    (re.compile(r"(?P<name>.+)/referrers/(?P<digest>[^/]+)"), "referrers"),
+]
+
+
+class _Request:
+    """One registry request: its caller's registry, and the request context the JSON operations take."""
+
+    def __init__(self, store, config, account: str, region: str):
+        self.store = store
+        self.blobs = store.blobs
+        self.account = account
+        self.region = region
+        self.ctx = RequestContext(store, config, account, region, str(uuid.uuid4()))
+
+    def repository(self, name: str):
+        repo = self.ctx.registry().repositories.get(access.repository_name(name))
+        if repo is None:
+            raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
+                "name": name, "registryId": self.account})
+        return repo
+
+    def call(self, operation: str, params: dict, tolerate: tuple[str, ...] = ()) -> dict | None:
+        """Run a JSON API operation in the caller's registry; an error whose code is in ``tolerate`` gives None."""
+        try:
+            return protocol.dispatch(self.ctx, operation, {"registryId": self.account, **params})
+        except ecr_errors.ServiceError as exc:
+            if exc.code in tolerate:
+                return None
+            raise from_ecr(exc) from None
+
+
+def _caller() -> _Request:
+    config = current_app.config["ECR"]
+    store = current_app.config["ECR_STORE"]
+    account, region = access.caller(store, request.headers.get("Authorization"), config.endpoint)
+    return _Request(store, config, account, region)
+
+
+@blueprint.after_request
+def _api_version(response: Response) -> Response:
+    response.headers.update(API_VERSION)
+    return response
+
+
+@blueprint.errorhandler(RegistryError)
+def _registry_error(exc: RegistryError) -> Response:
+    return exc.response()
+
+
+@blueprint.route("/v2/", methods=["GET", "HEAD"])
+@blueprint.route("/v2", methods=["GET", "HEAD"])
+def base():
+    _caller()
+    return Response("{}", content_type="application/json")
+
+
+@blueprint.route("/v2/_catalog", methods=["GET"])
+def catalog():
+    caller = _caller()
+    with caller.store.lock:
+        names = sorted(caller.ctx.registry().repositories)
+    page, link = _page(names, "/v2/_catalog")
+    return _json({"repositories": page}, headers=link)
+
+
+@blueprint.route("/v2/<anypath:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+def route(path: str):
+    for pattern, kind in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            handler = _HANDLERS.get((kind, request.method))
+            if handler is None:
+                raise RegistryError(405, "UNSUPPORTED", f"{request.method} is not supported here")
+            return handler(_caller(), **match.groupdict())
+    raise RegistryError(404, "NAME_UNKNOWN", "no such registry endpoint", detail={"path": path})
+
+
+def _json(body: dict, status: int = 200, headers: dict | None = None, content_type="application/json") -> Response:
+    return Response(json.dumps(body), status=status, content_type=content_type, headers=headers or {})
+
+
+def _page(items: list[str], path: str) -> tuple[list[str], dict]:
+    """A ``n``/``last`` page of sorted names and the ``Link`` header to the next one."""
+    n = request.args.get("n")
+    last = request.args.get("last")
+    if n is not None and (not n.isdigit() or int(n) < 0):
+        raise RegistryError(400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested",
+                            detail={"n": n})
+    limit = int(n) if n is not None else DEFAULT_PAGE
+    start = 0
+    if last is not None:
+        start = bisect.bisect_right(items, last)
+    page = items[start:start + limit]
+    headers = {}
+    if start + limit < len(items) and page:
+        headers["Link"] = f'<{path}?n={limit}&last={page[-1]}>; rel="next"'
+    return page, headers
+
+
+def _chunks():
+    stream = request.stream
+    while True:
+        chunk = stream.read(blob_store.CHUNK_SIZE)
+        if not chunk:
+            return
+        yield chunk
+
+
+# Blobs.
+
+def get_blob(caller: _Request, name: str, digest: str):
+    caller.repository(name)
+    path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
+    if not path.is_file():
+        raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
+    response = send_file(path, mimetype="application/octet-stream", conditional=True, etag=digest[7:],
+                         max_age=None)
+    response.headers["Docker-Content-Digest"] = digest
+    return response
+
+
+def delete_blob(caller: _Request, name: str, digest: str):
+    caller.repository(name)
+    if not caller.blobs.delete(caller.account, caller.region, access.digest(digest)):
+        raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
+    return Response(status=202, headers={"Content-Length": "0"})
+
+
+def _blob_created(name: str, digest: str) -> Response:
+    return Response(status=201, headers={"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest,
+                                         "Content-Length": "0"})
+
+
+def _upload_status(name: str, upload_id: str, size: int, status: int) -> Response:
+    return Response(status=status, headers={
+        "Location": f"/v2/{name}/blobs/uploads/{upload_id}", "Docker-Upload-UUID": upload_id,
+        "Range": f"0-{max(size - 1, 0)}", "Content-Length": "0"})
+
+
+def start_upload(caller: _Request, name: str):
+    """POST: a monolithic upload (``digest``), a cross-repository mount (``mount``/``from``), or a new session."""
+    caller.repository(name)
+    mount = request.args.get("mount")
+    if mount is not None:
+        if caller.blobs.mount(caller.account, caller.region, access.digest(mount)):
+            return _blob_created(name, mount)
+    digest = request.args.get("digest")
+    if digest is not None:
+        access.digest(digest)
+        try:
+            caller.blobs.put(caller.account, caller.region, _chunks(), digest)
+        except blob_store.DigestMismatchError as exc:
+            raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
+                                detail={"digest": digest, "actual": exc.actual}) from None
+        return _blob_created(name, digest)
+    upload_id = caller.blobs.start_upload(caller.account, caller.region)
+    return _upload_status(name, upload_id, 0, 202)
+
+
+def _upload_size(caller: _Request, upload_id: str) -> int:
+    try:
+        return caller.blobs.upload_size(caller.account, caller.region, upload_id)
+    except blob_store.UnknownUploadError:
+        raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
+                            detail={"uploadId": upload_id}) from None
+
+
+def _content_range_start(size: int) -> int | None:
+    """The first byte a PATCH claims to carry (``Content-Range: start-end``), or None without the header."""
+    header = request.headers.get("Content-Range")
+    if header is None:
+        return None
+    match = re.fullmatch(r"(?:bytes[ =])?(\d+)-(\d+)", header.strip())
+    if match is None or int(match.group(2)) < int(match.group(1)):
+        raise RegistryError(416, "BLOB_UPLOAD_INVALID", "invalid Content-Range", detail={"Content-Range": header},
+                            headers={"Range": f"0-{max(size - 1, 0)}"})
+    return int(match.group(1))
+
+
+def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> int:
+    try:
+        return caller.blobs.append(caller.account, caller.region, upload_id, _chunks(), offset)
+    except blob_store.UploadOffsetError as exc:
+        raise RegistryError(416, "BLOB_UPLOAD_INVALID", "chunk does not start where the upload ends",
+                            detail={"expectedOffset": exc.size},
+                            headers={"Range": f"0-{max(exc.size - 1, 0)}",
+                                     "Location": f"/v2/{name}/blobs/uploads/{upload_id}"}) from None
+    except blob_store.UnknownUploadError:
+        raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
+                            detail={"uploadId": upload_id}) from None
+
+
+def patch_upload(caller: _Request, name: str, upload: str):
+    caller.repository(name)
+    size = _upload_size(caller, upload)
+    size = _append(caller, name, upload, _content_range_start(size))
+    return _upload_status(name, upload, size, 202)
+
+
+def finish_upload(caller: _Request, name: str, upload: str):
+    caller.repository(name)
+    _upload_size(caller, upload)
+    digest = request.args.get("digest")
+    if digest is None:
+        raise RegistryError(400, "DIGEST_INVALID", "a digest query parameter is required to finish an upload")
+    access.digest(digest)
+    _append(caller, name, upload, None)
+    try:
+        caller.blobs.finish(caller.account, caller.region, upload, digest)
+    except blob_store.DigestMismatchError as exc:
+        raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
+                            detail={"digest": digest, "actual": exc.actual}) from None
+    return _blob_created(name, digest)
+
+
+def upload_status(caller: _Request, name: str, upload: str):
+    caller.repository(name)
+    return _upload_status(name, upload, _upload_size(caller, upload), 204)
+
+
+def cancel_upload(caller: _Request, name: str, upload: str):
+    caller.repository(name)
+    _upload_size(caller, upload)
+    caller.blobs.cancel(caller.account, caller.region, upload)
+    return Response(status=204)
+
+
+# Manifests.
+
+def _image_id(reference: str) -> dict:
+    reference = access.reference(reference)
+    return {"imageDigest": reference} if access.is_digest(reference) else {"imageTag": reference}
+
+
+def _accepted_types() -> list[str] | None:
+    """The manifest types the client's Accept header allows; None when it allows any."""
+    accepted = [part.split(";")[0].strip() for part in request.headers.getlist("Accept") for part in part.split(",")]
+    accepted = [a for a in accepted if a]
+    if not accepted or any(a in ("*/*", "application/*") for a in accepted):
+        return None
+    known = [a for a in accepted if a in manifests.MANIFEST_TYPES or a == "application/json"]
+    if "application/json" in known:
+        return None
+    return known or None
+
+
+def _manifest_headers(image_digest: str, media_type: str, length: int) -> dict:
+    return {"Docker-Content-Digest": image_digest, "Content-Type": media_type, "Content-Length": str(length),
+            "ETag": f'"{image_digest}"'}
+
+
+def get_manifest(caller: _Request, name: str, reference: str):
+    repo = caller.repository(name)
+    image_id = _image_id(reference)
+    accepted = _accepted_types()
+    if request.method == "HEAD":
+        return _head_manifest(caller, repo, image_id, accepted)
+    params = {"repositoryName": repo.name, "imageIds": [image_id]}
+    if accepted:
+        params["acceptedMediaTypes"] = accepted
+    reply = caller.call("BatchGetImage", params)
+    if reply["failures"]:
+        raise from_failure(reply["failures"][0])
+    image = reply["images"][0]
+    body = image["imageManifest"].encode()
+    return Response(body, headers=_manifest_headers(image["imageId"]["imageDigest"], image["imageManifestMediaType"],
+                                                    len(body)))
+
+
+def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] | None):
+    """HEAD answers what GET would without counting as a pull."""
+    with caller.store.lock:
+        storage.settle(repo, caller.store.clock.now())
+        images = repo.images
+        image = images.by_tag.get(image_id["imageTag"]) if "imageTag" in image_id else images.by_digest.get(
+            image_id["imageDigest"])
+        if image is None or (accepted and image.media_type not in accepted):
+            raise RegistryError(404, "MANIFEST_UNKNOWN", "manifest unknown to registry", detail=image_id)
+        if image.storage_class == "ARCHIVE":
+            raise RegistryError(403, "DENIED", "the image is archived and cannot be pulled until it is restored",
+                                detail=image_id)
+        headers = _manifest_headers(image.digest, image.media_type, len(image.manifest))
+    return Response(status=200, headers=headers)
+
+
+def put_manifest(caller: _Request, name: str, reference: str):
+    repo = caller.repository(name)
+    image_id = _image_id(reference)
+    limit = model.shape("ImageManifest")["max"]
+    if (request.content_length or 0) > limit:
+        raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise RegistryError(400, "MANIFEST_INVALID", "manifest is not UTF-8 JSON") from None
+    if not text:
+        raise RegistryError(400, "MANIFEST_INVALID", "manifest is empty")
+    params = {"repositoryName": repo.name, "imageManifest": text, **image_id}
+    media_type = (request.mimetype or "").strip()
+    if media_type in manifests.MANIFEST_TYPES:
+        params["imageManifestMediaType"] = media_type
+    digest = manifests.digest_of(data)
+    caller.call("PutImage", params, tolerate=("ImageAlreadyExistsException",))
+    headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest, "Content-Length": "0"}
+    subject = _subject(data)
+    if subject:
+        headers["OCI-Subject"] = subject
+    return Response(status=201, headers=headers)
+
+
+def _subject(data: bytes) -> str | None:
+    try:
+        subject = json.loads(data).get("subject")
+    except (ValueError, AttributeError):
+        return None
+    return subject.get("digest") if isinstance(subject, dict) else None
+
+
+def delete_manifest(caller: _Request, name: str, reference: str):
+    repo = caller.repository(name)
+    reply = caller.call("BatchDeleteImage", {"repositoryName": repo.name, "imageIds": [_image_id(reference)]})
+    if reply["failures"]:
+        raise from_failure(reply["failures"][0])
+    return Response(status=202, headers={"Content-Length": "0"})
+
+
+def list_tags(caller: _Request, name: str):
+    repo = caller.repository(name)
+    with caller.store.lock:
+        tags = sorted(repo.images.by_tag)
+    page, link = _page(tags, f"/v2/{name}/tags/list")
+    return _json({"name": name, "tags": page}, headers=link)
+
+
+def referrers(caller: _Request, name: str, digest: str):
+    """An OCI image index of the manifests whose subject is ``digest``, optionally of one artifactType."""
+    repo = caller.repository(name)
+    access.digest(digest)
+    wanted = request.args.get("artifactType")
+    descriptors = []
+    with caller.store.lock:
+        for image in referrer_images.referrers(repo, digest, wanted):
+            descriptor = {"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest)}
+            if image.artifact_media_type:
+                descriptor["artifactType"] = image.artifact_media_type
+            annotations = referrer_images.annotations(image)
+            if annotations:
+                descriptor["annotations"] = annotations
+            descriptors.append(descriptor)
+    headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
+    return _json({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": descriptors}, headers=headers,
+                 content_type=manifests.OCI_INDEX)
+
+
+_HANDLERS = {
+    ("uploads", "POST"): start_upload,
+    ("upload", "PATCH"): patch_upload,
+    ("upload", "PUT"): finish_upload,
+    ("upload", "GET"): upload_status,
+    ("upload", "DELETE"): cancel_upload,
+    ("blob", "GET"): get_blob,
+    ("blob", "HEAD"): get_blob,
+    ("blob", "DELETE"): delete_blob,
+    ("manifest", "GET"): get_manifest,
+    ("manifest", "HEAD"): get_manifest,
+    ("manifest", "PUT"): put_manifest,
+    ("manifest", "DELETE"): delete_manifest,
+    ("tags", "GET"): list_tags,
+    ("referrers", "GET"): referrers,
+}
