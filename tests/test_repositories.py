@@ -214,8 +214,6 @@ def test_tag_operations_on_bad_arns(ecr):
 
 
 def test_get_authorization_token(ecr_emulator):
-    from ecr_emulator.testing import EmulatorServer  # noqa: F401
-
     data = ecr_emulator.client.get_authorization_token()["authorizationData"]
     assert len(data) == 1
     user, password = base64.b64decode(data[0]["authorizationToken"]).decode().split(":", 1)

@@ -24,9 +24,9 @@ def _mutability(params: dict) -> tuple[str, list[dict]]:
                 f"'exclusion filters are required when imageTagMutability is {mutability}'")
     elif filters:
         raise errors.InvalidParameterException(
-            f"Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-            f"'exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
-            f"IMMUTABLE_WITH_EXCLUSION'")
+            "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
+            "'exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
+            "IMMUTABLE_WITH_EXCLUSION'")
     return mutability, [dict(f) for f in (filters or ())]
 
 
