@@ -93,6 +93,20 @@ def _registry_error(exc: RegistryError) -> Response:
     return exc.response()
 
 
+def _method_not_allowed(exc):
+    """Routing refuses a method before any blueprint sees the request; under /v2 the refusal still takes the spec's
+    JSON error shape rather than the framework's HTML page."""
+    if not request.path.startswith("/v2"):
+        return exc
+    response = RegistryError(405, "UNSUPPORTED", f"{request.method} is not supported here",
+                             headers={"Allow": ", ".join(exc.valid_methods or ())}).response()
+    response.headers.update(API_VERSION)
+    return response
+
+
+blueprint.record_once(lambda state: state.app.register_error_handler(405, _method_not_allowed))
+
+
 @blueprint.route("/v2/", methods=["GET", "HEAD"])
 @blueprint.route("/v2", methods=["GET", "HEAD"])
 def base():
