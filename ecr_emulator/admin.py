@@ -1,4 +1,4 @@
-"""Admin endpoints: health, reset (ours and moto's path), and the model clock."""
+"""Admin endpoints: health, reset (ours and moto's path), the model clock, and running lifecycle policies now."""
 
 import datetime
 import json
@@ -6,6 +6,7 @@ import json
 from flask import Blueprint, Response, current_app, request
 
 from . import __version__
+from .models import lifecycle
 
 blueprint = Blueprint("admin", __name__)
 
@@ -57,3 +58,9 @@ def move_clock():
     else:
         return _json({"error": "send one of {\"advance\": SECONDS}, {\"set\": ISO-8601}, {\"real\": true}"}, 400)
     return _clock_view()
+
+
+@blueprint.post("/_emulator/lifecycle/run")
+def run_lifecycle():
+    """Apply every repository's lifecycle policy at once, instead of waiting for AWS's daily evaluation."""
+    return _json(lifecycle.run_all(_store()))

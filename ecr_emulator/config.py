@@ -15,6 +15,7 @@ class Config:
     state_dir: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     threads: int = 8
+    lifecycle_interval: float | None = None
 
     @property
     def endpoint(self) -> str:

@@ -1,0 +1,145 @@
+"""Lifecycle policies: put, get, delete, and the preview of what a policy would do.
+
+The preview is computed in full when it is started, from the images present then, and never changes a thing. To
+keep its status deterministic for tests, StartLifecyclePolicyPreview answers ``IN_PROGRESS`` and the preview stays
+in progress (so a second start is ``LifecyclePolicyPreviewInProgressException``) until the first
+GetLifecyclePolicyPreview, which reports it, and every later read, as ``COMPLETE``.
+"""
+
+from .. import errors, paging
+from ..context import RequestContext
+from ..models import lifecycle
+from ..specs import lifecycle_policy
+from . import operation
+
+PREVIEW_KEY = "lifecyclePolicyPreview"
+DEFAULT_PREVIEW_PAGE = 100
+
+
+def _policy_not_found(repo) -> Exception:
+    return errors.LifecyclePolicyNotFoundException(
+        f"Lifecycle policy does not exist for the repository with name '{repo.name}' "
+        f"in the registry with id '{repo.account}'")
+
+
+def _policy_reply(repo, policy: dict, with_evaluated: bool) -> dict:
+    reply = {"registryId": repo.account, "repositoryName": repo.name, "lifecyclePolicyText": policy["text"]}
+    if with_evaluated:
+        reply["lastEvaluatedAt"] = policy["lastEvaluatedAt"]
+    return reply
+
+
+@operation("PutLifecyclePolicy")
+def put_lifecycle_policy(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    text = params["lifecyclePolicyText"]
+    document = lifecycle_policy.parse(text)
+    with ctx.store.lock:
+        repo.lifecycle_policy = {"text": text, "document": document, "lastEvaluatedAt": None}
+        return _policy_reply(repo, repo.lifecycle_policy, with_evaluated=False)
+
+
+@operation("GetLifecyclePolicy")
+def get_lifecycle_policy(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    with ctx.store.lock:
+        if repo.lifecycle_policy is None:
+            raise _policy_not_found(repo)
+        return _policy_reply(repo, repo.lifecycle_policy, with_evaluated=True)
+
+
+@operation("DeleteLifecyclePolicy")
+def delete_lifecycle_policy(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    with ctx.store.lock:
+        policy = repo.lifecycle_policy
+        if policy is None:
+            raise _policy_not_found(repo)
+        repo.lifecycle_policy = None
+        return _policy_reply(repo, policy, with_evaluated=True)
+
+
+def _preview_entry(result: lifecycle.Result) -> dict:
+    action = {"type": result.action.upper()}
+    if result.target_storage_class:
+        action["targetStorageClass"] = result.target_storage_class
+    return {"imageDigest": result.image.digest, "imageTags": list(result.tags),
+            "imagePushedAt": result.image.pushed_at, "action": action,
+            "appliedRulePriority": result.rule_priority, "storageClass": result.image.storage_class}
+
+
+@operation("StartLifecyclePolicyPreview")
+def start_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    text = params.get("lifecyclePolicyText")
+    document = lifecycle_policy.parse(text) if text is not None else None
+    with ctx.store.lock:
+        if text is None:
+            if repo.lifecycle_policy is None:
+                raise _policy_not_found(repo)
+            text, document = repo.lifecycle_policy["text"], repo.lifecycle_policy["document"]
+        extra = repo.extra if repo.extra is not None else {}
+        previous = extra.get(PREVIEW_KEY)
+        if previous is not None and previous["status"] == "IN_PROGRESS":
+            raise errors.LifecyclePolicyPreviewInProgressException(
+                f"Lifecycle policy preview is already in progress for the repository with name '{repo.name}' "
+                f"in the registry with id '{repo.account}'")
+        results = lifecycle.evaluate(document, repo.images, ctx.clock.now())
+        extra[PREVIEW_KEY] = {"text": text, "status": "IN_PROGRESS",
+                              "results": [_preview_entry(r) for r in results]}
+        repo.extra = extra
+    return {"registryId": repo.account, "repositoryName": repo.name, "lifecyclePolicyText": text,
+            "status": "IN_PROGRESS"}
+
+
+def _summary(results: list[dict]) -> dict:
+    summary = {"expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE")}
+    archiving = sum(1 for r in results if r["action"]["type"] == "TRANSITION")
+    if archiving:
+        summary["transitioningImageTotalCounts"] = [{"targetStorageClass": "ARCHIVE", "imageTotalCount": archiving}]
+    return summary
+
+
+def _selected(results: list[dict], params: dict) -> list[dict]:
+    status = params.get("filter", {}).get("tagStatus", "ANY")
+    if status == "TAGGED":
+        results = [r for r in results if r["imageTags"]]
+    elif status == "UNTAGGED":
+        results = [r for r in results if not r["imageTags"]]
+    ids = params.get("imageIds")
+    if ids is not None:
+        digests = {i["imageDigest"] for i in ids if "imageDigest" in i}
+        tags = {i["imageTag"] for i in ids if "imageTag" in i}
+        results = [r for r in results if r["imageDigest"] in digests or tags.intersection(r["imageTags"])]
+    return results
+
+
+@operation("GetLifecyclePolicyPreview")
+def get_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
+    _, repo = ctx.repository(params)
+    if params.get("imageIds") is not None and ("maxResults" in params or "nextToken" in params):
+        raise errors.InvalidParameterException(
+            "Invalid parameter at 'imageIds' failed to satisfy constraint: "
+            "'maxResults and nextToken cannot be used when imageIds is specified'")
+    start = paging.decode(params.get("nextToken"), int)
+    with ctx.store.lock:
+        preview = (repo.extra or {}).get(PREVIEW_KEY)
+        if preview is None:
+            raise errors.LifecyclePolicyPreviewNotFoundException(
+                f"Lifecycle policy preview does not exist for the repository with name '{repo.name}' "
+                f"in the registry with id '{repo.account}'")
+        preview["status"] = "COMPLETE"
+        results = preview["results"]
+        text = preview["text"]
+    chosen = _selected(results, params)
+    start = start or 0
+    if start < 0 or start > len(chosen):
+        raise errors.InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
+                                               "'The nextToken is not valid'")
+    limit = params.get("maxResults", DEFAULT_PREVIEW_PAGE)
+    page = chosen[start:start + limit]
+    reply = {"registryId": repo.account, "repositoryName": repo.name, "lifecyclePolicyText": text,
+             "status": "COMPLETE", "previewResults": [dict(r) for r in page], "summary": _summary(results)}
+    if start + limit < len(chosen):
+        reply["nextToken"] = paging.encode(start + limit)
+    return reply
