@@ -1,11 +1,14 @@
 """Durable state under ``--state-dir``: a snapshot plus a journal of acknowledged mutations.
 
-Every mutating operation that succeeds is appended to ``journal.log`` and fsynced before its reply is sent, so an
+Every mutating operation that succeeds is appended to the journal and fsynced before its reply is sent, so an
 acknowledged write is never lost. A record is one line, ``<length> <crc32> <json>``; a record torn by a crash fails
 its length or checksum and ends the replay there, so a SIGKILL at any moment leaves a journal that opens cleanly.
 On start the latest snapshot is loaded, the journal replayed through the same handlers with the clock frozen at
-each record's time, and the result written as a new snapshot (written under a temporary name, fsynced, renamed)
-before the journal is emptied.
+each record's time, and the result written as a new snapshot (written under a temporary name, fsynced, renamed).
+
+Snapshots and journals are numbered by generation: snapshot N is followed by ``journal.N`` only. Writing snapshot
+N+1 is the single commit point of a compaction, so a crash between it and the new journal never replays a journal
+the snapshot already contains.
 
 Recording operations rather than objects keeps one code path for every area: a new handler is durable the day it
 is written. Blobs are not journaled: the blob store writes them as content-addressed files of its own.
@@ -21,7 +24,7 @@ import zlib
 log = logging.getLogger(__name__)
 
 SNAPSHOT = "state.pickle"
-JOURNAL = "journal.log"
+JOURNAL_PREFIX = "journal."
 SECRET = "token.secret"
 
 # Operations whose success changes nothing that must survive a restart. Layer uploads live in the blob store.
@@ -47,15 +50,17 @@ class _StateUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a state file")
 
 
-def dumps_state(registries: dict) -> bytes:
-    return pickle.dumps({"version": 1, "registries": registries}, protocol=pickle.HIGHEST_PROTOCOL)
+def dumps_state(registries: dict, generation: int = 0) -> bytes:
+    return pickle.dumps({"version": 1, "generation": generation, "registries": registries},
+                        protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def loads_state(data: bytes) -> dict:
+def loads_state(data: bytes) -> tuple[dict, int]:
+    """The registries a state file holds, and its generation."""
     state = _StateUnpickler(io.BytesIO(data)).load()
     if not isinstance(state, dict) or state.get("version") != 1:
         raise ValueError("not an ecr-emulator state file")
-    return state["registries"]
+    return state["registries"], state.get("generation", 0)
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -102,6 +107,7 @@ class Persistence:
         self.dir = state_dir
         os.makedirs(state_dir, exist_ok=True)
         self._journal = None
+        self.generation = 0
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -117,23 +123,34 @@ class Persistence:
             write_atomically(path, secret)
             return secret
 
+    def _journal_path(self, generation: int) -> str:
+        return self.path(f"{JOURNAL_PREFIX}{generation}")
+
     def load_snapshot(self) -> dict | None:
+        """The snapshot's registries (None without one); its generation names the journal that follows it."""
         try:
             with open(self.path(SNAPSHOT), "rb") as f:
-                return loads_state(f.read())
+                registries, self.generation = loads_state(f.read())
         except FileNotFoundError:
             return None
+        return registries
 
     def journal_records(self):
-        return read_records(self.path(JOURNAL))
+        return read_records(self._journal_path(self.generation))
 
     def compact(self, registries: dict) -> None:
-        """Write ``registries`` as the snapshot and start an empty journal."""
-        write_atomically(self.path(SNAPSHOT), dumps_state(registries))
+        """Write ``registries`` as the next generation's snapshot, then start its empty journal and drop older
+        journals."""
+        generation = self.generation + 1
+        write_atomically(self.path(SNAPSHOT), dumps_state(registries, generation))
+        self.generation = generation
         if self._journal is not None:
             self._journal.close()
-        write_atomically(self.path(JOURNAL), b"")
-        self._journal = open(self.path(JOURNAL), "ab", buffering=0)
+        write_atomically(self._journal_path(generation), b"")
+        self._journal = open(self._journal_path(generation), "ab", buffering=0)
+        for name in os.listdir(self.dir):
+            if name.startswith(JOURNAL_PREFIX) and name != f"{JOURNAL_PREFIX}{generation}":
+                os.unlink(self.path(name))
 
     def append(self, record: dict) -> None:
         self._journal.write(encode_record(record))

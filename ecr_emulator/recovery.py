@@ -6,6 +6,7 @@ from . import errors
 from .config import Config
 from .context import RequestContext
 from .models.store import Store
+from .models import lifecycle
 from .persistence import Persistence
 from .protocol import dispatch
 
@@ -21,14 +22,21 @@ def open_store(store: Store, config: Config) -> None:
         store.restore_state(registries)
     replayed = 0
     for record in persistence.journal_records():
-        ctx = RequestContext(store, config, record["account"], record["region"], "replay")
         with store.clock.frozen_at(record["now"]):
-            try:
-                dispatch(ctx, record["op"], record["params"])
-            except errors.ServiceError as exc:
-                log.warning("replaying %s failed with %s: %s", record["op"], exc.code, exc.message)
+            if record["op"] == lifecycle.JOURNAL_OP:
+                lifecycle.run_all(store)
+            else:
+                _replay_operation(store, config, record)
         replayed += 1
     persistence.compact(store.snapshot_state())
     store.persistence = persistence
     store.subscribe("reset", lambda: persistence.compact(store.snapshot_state()))
     log.info("state restored from %s (%d journaled operations replayed)", config.state_dir, replayed)
+
+
+def _replay_operation(store: Store, config: Config, record: dict) -> None:
+    ctx = RequestContext(store, config, record["account"], record["region"], "replay")
+    try:
+        dispatch(ctx, record["op"], record["params"])
+    except errors.ServiceError as exc:
+        log.warning("replaying %s failed with %s: %s", record["op"], exc.code, exc.message)

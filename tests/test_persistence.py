@@ -1,5 +1,8 @@
-"""--state-dir: what was acknowledged survives a restart and a SIGKILL; torn journal records are ignored."""
+"""--state-dir: what was acknowledged survives a restart and a SIGKILL; torn journal records are ignored; a crash
+during compaction never replays a journal twice."""
 
+import json
+import logging
 import os
 import signal
 import threading
@@ -7,6 +10,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
+import sample_manifests
 from ecr_emulator import persistence
 from ecr_emulator.testing import running_server
 
@@ -102,3 +106,51 @@ def test_sigkill_during_a_write_storm_loses_nothing_acknowledged(tmp_path, round
         for name in names:
             with pytest.raises(ClientError):
                 ecr.create_repository(repositoryName=name)
+
+
+def _create_repository(app, name: str) -> None:
+    reply = app.test_client().post("/", data=json.dumps({"repositoryName": name}), headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+        "Content-Type": "application/x-amz-json-1.1"})
+    assert reply.status_code == 200, reply.data
+
+
+def test_a_crash_between_snapshot_and_new_journal_never_replays_the_old_journal(tmp_path, caplog):
+    from ecr_emulator.app import create_app
+    from ecr_emulator.config import Config
+
+    state = tmp_path / "state"
+    _create_repository(create_app(Config(state_dir=str(state))), "kept")
+    [old_journal] = [p for p in state.iterdir() if p.name.startswith("journal.")]
+    journaled = old_journal.read_bytes()
+    assert b"CreateRepository" in journaled
+    create_app(Config(state_dir=str(state)))
+    # The state a crash leaves right after the next snapshot is written: the journal it already contains remains.
+    for path in state.glob("journal.*"):
+        path.unlink()
+    old_journal.write_bytes(journaled)
+    with caplog.at_level(logging.WARNING, logger="ecr_emulator"):
+        app = create_app(Config(state_dir=str(state)))
+    assert not [r for r in caplog.records if "replaying" in r.getMessage()]
+    store = app.config["ECR_STORE"]
+    assert list(store.registry("123456789012", "us-east-1").repositories) == ["kept"]
+
+
+def test_lifecycle_runs_survive_a_restart(tmp_path):
+    state = str(tmp_path / "state")
+    policy = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType":
+                                    "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})
+    with running_server("--state-dir", state) as server:
+        ecr = server.client()
+        ecr.create_repository(repositoryName="app")
+        for seed in "abc":
+            ecr.put_image(repositoryName="app", imageManifest=sample_manifests.docker(seed))
+        ecr.put_lifecycle_policy(repositoryName="app", lifecyclePolicyText=policy)
+        expired = server.admin("/_emulator/lifecycle/run", {})["expired"]
+        assert len(expired) == 2
+        before = ecr.describe_images(repositoryName="app")["imageDetails"]
+        evaluated = ecr.get_lifecycle_policy(repositoryName="app")["lastEvaluatedAt"]
+    with running_server("--state-dir", state) as server:
+        ecr = server.client()
+        assert ecr.describe_images(repositoryName="app")["imageDetails"] == before
+        assert ecr.get_lifecycle_policy(repositoryName="app")["lastEvaluatedAt"] == evaluated
