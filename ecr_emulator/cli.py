@@ -37,25 +37,38 @@ def parse_args(argv: list[str] | None = None) -> Config:
                              "memory and temporary files (ECR_EMULATOR_STATE_DIR)")
     parser.add_argument("--threads", type=int, default=int(_env("THREADS", "8")),
                         help="worker threads (ECR_EMULATOR_THREADS)")
+    parser.add_argument("--max-body-bytes", type=int, default=int(_env("MAX_BODY_BYTES", str(32 * 1024 * 1024))),
+                        help="largest JSON API request body; bigger bodies are dropped as they arrive and answered "
+                             "413 (ECR_EMULATOR_MAX_BODY_BYTES)")
+    parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
+                        help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
+                             "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
     args = parser.parse_args(argv)
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
+    if args.max_body_bytes < 1:
+        parser.error("--max-body-bytes must be positive")
+    if args.lifecycle_interval is not None and not args.lifecycle_interval > 0:
+        parser.error("--lifecycle-interval must be a positive number of seconds")
     config = Config(host=args.host, port=args.port, advertise_url=args.advertise_url, account_id=args.account_id,
                     log_level=args.log_level.upper(), strict_layers=args.strict_layers, threads=args.threads,
-                    state_dir=args.state_dir)
+                    state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
+                    max_body_bytes=args.max_body_bytes)
     return config
 
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from waitress import create_server
-
     from .app import create_app
+    from .serving import make_server
 
     app = create_app(config)
-    server = create_server(app, host=config.host, port=config.port, threads=config.threads,
-                           connection_limit=1000, channel_timeout=300, ident="ecr-emulator")
+    if config.lifecycle_interval:
+        from .models import lifecycle
+
+        lifecycle.start_periodic(app.config["ECR_STORE"], config.lifecycle_interval)
+    server = make_server(app, config)
     print(f"ecr-emulator listening on http://{config.host}:{server.effective_port} "
           f"(advertised as {config.endpoint})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

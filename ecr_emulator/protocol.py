@@ -9,9 +9,10 @@ from flask import Blueprint, Response, current_app, request
 from . import errors, handlers, identity
 from .context import RequestContext
 from .persistence import journaled
+from .serving import BODY_OVER_LIMIT
 from .specs import model
 from .specs.serialize import serialize
-from .specs.validate import validate
+from .specs.validate import validate, without_nulls
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ def _operation(target: str | None) -> str:
 
 def _params(max_bytes: int) -> dict:
     length = request.content_length
+    if BODY_OVER_LIMIT in request.environ:
+        length = int(request.environ[BODY_OVER_LIMIT])
     if length is not None and length > max_bytes:
         raise errors.RequestEntityTooLargeException(
             f"The request body of {length} bytes exceeds the limit of {max_bytes} bytes")
@@ -62,6 +65,7 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
     is the order in which the changes were made, and the record is durable before the reply is sent.
     """
     validate(operation, params)
+    params = without_nulls(params)
     handler = handlers.handler_for(operation)
     if handler is None:
         raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")

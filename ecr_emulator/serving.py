@@ -1,21 +1,83 @@
-"""The WSGI server: waitress, with two registry-specific adjustments.
+"""The WSGI server: waitress, with three registry-specific adjustments.
 
-Registry clients told a registry is insecure (skopeo ``--tls-verify=false``, podman, containerd) first try HTTPS
-and fall back to HTTP only when the handshake fails. A plain HTTP server that waits for a request line would hold a
-TLS ClientHello until the client's handshake timeout (10 s per connection), so a connection whose first byte is a
-TLS handshake record is closed at once. And blob uploads may be far larger than waitress's default 1 GiB body cap.
+- Registry clients told a registry is insecure (skopeo ``--tls-verify=false``, podman, containerd) first try HTTPS
+  and fall back to HTTP only when the handshake fails. A plain HTTP server that waits for a request line would hold
+  a TLS ClientHello until the client's handshake timeout (10 s per connection), so a connection whose first byte is
+  a TLS handshake record is closed at once.
+- Blob uploads may be far larger than waitress's default 1 GiB body cap.
+- waitress receives a whole request body before the application runs. Bodies with a small limit (the JSON API, the
+  admin API, manifests) are capped while they arrive: bytes past the limit are read and dropped, never stored, and
+  the application is told (``BODY_OVER_LIMIT``) so it answers 413 in its own error format.
 """
 
+from waitress.buffers import OverflowableBuffer
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.receiver import ChunkedReceiver, FixedStreamReceiver
 from waitress.server import create_server
 
 from .config import Config
+from .specs import model
 
 # ECR's largest layer is 52,000 MiB.
 MAX_BLOB_BYTES = 64 * 1024 ** 3
-_TLS_HANDSHAKE = 0x16
 # Blob bodies arrive at hundreds of MiB; 8 KiB reads (the default) spend the time in the event loop.
 RECV_BYTES = 1024 * 1024
+_TLS_HANDSHAKE = 0x16
+_OVER_LIMIT_HEADER = "X_ECR_EMULATOR_BODY_OVER_LIMIT"
+BODY_OVER_LIMIT = "HTTP_" + _OVER_LIMIT_HEADER
+
+
+def body_limit(path: str, json_limit: int) -> int | None:
+    """The most bytes a request body to ``path`` may have; None for blob uploads, which stream to disk."""
+    if path.startswith("/v2/"):
+        return model.shape("ImageManifest")["max"] if "/manifests/" in path else None
+    return json_limit
+
+
+class _CappedBuffer(OverflowableBuffer):
+    """A request body buffer that keeps at most ``cap`` bytes and drops the rest, remembering that it did."""
+
+    def __init__(self, overflow: int, cap: int):
+        super().__init__(overflow)
+        self.cap = cap
+        self.received_bytes = 0
+
+    def append(self, s):
+        self.received_bytes += len(s)
+        room = self.cap + 1 - self.__len__()
+        if room > 0:
+            super().append(s[:room])
+
+    @property
+    def over_limit(self) -> bool:
+        return self.received_bytes > self.cap
+
+
+class BodyLimitParser(HTTPRequestParser):
+    """A request parser that caps the bodies ``body_limit`` limits. The flag it sets reaches the application as a
+    header no client can send (a client's own copy is removed)."""
+
+    json_limit = 32 * 1024 * 1024
+
+    def parse_header(self, header_plus):
+        super().parse_header(header_plus)
+        self.headers.pop(_OVER_LIMIT_HEADER, None)
+        cap = body_limit(self.path, self.json_limit)
+        if cap is None:
+            return
+        self.capped = _CappedBuffer(self.adj.inbuf_overflow, cap)
+        if self.chunked:
+            self.body_rcv = ChunkedReceiver(self.capped)
+        elif self.content_length > 0:
+            self.body_rcv = FixedStreamReceiver(self.content_length, self.capped)
+
+    def received(self, data):
+        consumed = super().received(data)
+        capped = getattr(self, "capped", None)
+        if self.completed and capped is not None and capped.over_limit:
+            self.headers[_OVER_LIMIT_HEADER] = str(capped.received_bytes)
+        return consumed
 
 
 class PlainHTTPChannel(HTTPChannel):
@@ -37,5 +99,6 @@ def make_server(app, config: Config):
     server = create_server(app, host=config.host, port=config.port, threads=config.threads,
                            connection_limit=1000, channel_timeout=300, ident="ecr-emulator",
                            max_request_body_size=MAX_BLOB_BYTES, recv_bytes=RECV_BYTES)
-    server.channel_class = PlainHTTPChannel
+    parser = type("ConfiguredBodyLimitParser", (BodyLimitParser,), {"json_limit": config.max_body_bytes})
+    server.channel_class = type("ConfiguredChannel", (PlainHTTPChannel,), {"parser_class": parser})
     return server

@@ -20,6 +20,7 @@ from ..context import RequestContext
 from ..models import blobs as blob_store
 from ..models import manifests, storage
 from ..models import referrers as referrer_images
+from ..serving import BODY_OVER_LIMIT
 from ..specs import model
 from . import access
 from .errors import RegistryError, from_ecr, from_failure
@@ -347,7 +348,7 @@ def put_manifest(caller: _Request, name: str, reference: str):
     repo = caller.repository(name)
     image_id = _image_id(reference)
     limit = model.shape("ImageManifest")["max"]
-    if (request.content_length or 0) > limit:
+    if (request.content_length or 0) > limit or BODY_OVER_LIMIT in request.environ:
         raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
     data = request.stream.read(limit + 1)
     if len(data) > limit:

@@ -239,6 +239,16 @@ def _report(messages: list[str]) -> str:
     return f"{n} validation error{'s' if n != 1 else ''} detected: " + "; ".join(messages)
 
 
+def without_nulls(value):
+    """``value`` with every null structure or map member dropped: AWS reads a member sent as null as absent, so
+    handlers only ever see members that are there."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def validate(operation: str, params: dict) -> None:
     """Raise the operation's AWS error when ``params`` does not satisfy its input shape; return quietly otherwise."""
     shape_name = model.input_shape_name(operation)
