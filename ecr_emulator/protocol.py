@@ -1,5 +1,6 @@
 """The AWS JSON 1.1 endpoint: parse, identify, validate, dispatch, serialize, and render errors AWS's way."""
 
+import itertools
 import json
 import logging
 import uuid
@@ -21,6 +22,15 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 blueprint = Blueprint("json_api", __name__)
 
 
+_REQUEST_SERIAL = itertools.count(1)
+_REQUEST_PREFIX = str(uuid.uuid4())[:24]
+
+
+def new_request_id() -> str:
+    """A unique, UUID-shaped request id: a per-process random prefix and a serial, so no system call per request."""
+    return f"{_REQUEST_PREFIX}{next(_REQUEST_SERIAL):012x}"
+
+
 def _reply(status: int, body: dict, request_id: str) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status=status, content_type=CONTENT_TYPE,
                     headers={"x-amzn-RequestId": request_id})
@@ -33,6 +43,23 @@ def _operation(target: str | None) -> str:
     return target[len(prefix):]
 
 
+def _read_body(stream, length: int | None, max_bytes: int) -> bytes:
+    """The body, read in one call when its length is declared, else in pieces up to ``max_bytes`` (never a buffer
+    the size of the limit)."""
+    if length is not None:
+        return stream.read(length)
+    pieces, size = [], 0
+    while size <= max_bytes:
+        piece = stream.read(65536)
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    if size > max_bytes:
+        raise errors.RequestEntityTooLargeException(f"The request body exceeds the limit of {max_bytes} bytes")
+    return b"".join(pieces)
+
+
 def _params(max_bytes: int) -> dict:
     length = request.content_length
     if BODY_OVER_LIMIT in request.environ:
@@ -40,9 +67,7 @@ def _params(max_bytes: int) -> dict:
     if length is not None and length > max_bytes:
         raise errors.RequestEntityTooLargeException(
             f"The request body of {length} bytes exceeds the limit of {max_bytes} bytes")
-    raw = request.stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise errors.RequestEntityTooLargeException(f"The request body exceeds the limit of {max_bytes} bytes")
+    raw = _read_body(request.stream, length, max_bytes)
     if not raw.strip():
         return {}
     try:
@@ -83,14 +108,16 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
 
 @blueprint.post("/")
 def json_api():
-    request_id = str(uuid.uuid4())
-    config = current_app.config["ECR"]
+    request_id = new_request_id()
+    app_config = current_app.config
+    config = app_config["ECR"]
+    environ = request.environ
     try:
-        operation = _operation(request.headers.get("X-Amz-Target"))
+        operation = _operation(environ.get("HTTP_X_AMZ_TARGET"))
         params = _params(config.max_body_bytes)
-        account, region = identity.caller(request.headers.get("Authorization"), config.account_id,
+        account, region = identity.caller(environ.get("HTTP_AUTHORIZATION"), config.account_id,
                                           config.default_region)
-        ctx = RequestContext(current_app.config["ECR_STORE"], config, account, region, request_id)
+        ctx = RequestContext(app_config["ECR_STORE"], config, account, region, request_id)
         return _reply(200, dispatch(ctx, operation, params), request_id)
     except errors.ServiceError as exc:
         return _reply(exc.status, exc.body(), request_id)

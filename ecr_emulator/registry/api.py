@@ -9,7 +9,6 @@ Blobs stream between the socket and the blob store in chunks and never sit whole
 import bisect
 import json
 import re
-import uuid
 
 from flask import Blueprint, Response, current_app, request, send_file
 from werkzeug.routing import PathConverter
@@ -57,7 +56,7 @@ class _Request:
         self.blobs = store.blobs
         self.account = account
         self.region = region
-        self.ctx = RequestContext(store, config, account, region, str(uuid.uuid4()))
+        self.ctx = RequestContext(store, config, account, region, protocol.new_request_id())
 
     def repository(self, name: str):
         repo = self.ctx.registry().repositories.get(access.repository_name(name))

@@ -51,14 +51,22 @@ def _map(shape):
 
 
 def _structure(shape):
-    members = tuple((name, ref["shape"]) for name, ref in shape.get("members", {}).items())
+    """Walks the members a value has (usually far fewer than the shape declares), resolving each member's renderer
+    on first use so recursive shapes compile lazily."""
+    member_shapes = {name: ref["shape"] for name, ref in shape.get("members", {}).items()}
+    renderers: dict = {}
 
     def render(value):
         out = {}
-        for name, member_shape in members:
-            v = value.get(name)
-            if v is not None:
-                out[name] = renderer(member_shape)(v)
+        for name, v in value.items():
+            if v is None:
+                continue
+            member = renderers.get(name)
+            if member is None:
+                if name not in member_shapes:
+                    continue
+                member = renderers[name] = renderer(member_shapes[name])
+            out[name] = v if member is _identity else member(v)
         return out
 
     return render
