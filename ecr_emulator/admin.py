@@ -1,11 +1,12 @@
-"""Admin endpoints: health, reset (ours and moto's path), the model clock, and running lifecycle policies now."""
+"""Admin endpoints: health, reset (ours and moto's path), the model clock, running lifecycle policies now, and
+whole-emulator export and import."""
 
 import datetime
 import json
 
 from flask import Blueprint, Response, current_app, request
 
-from . import __version__
+from . import __version__, archive
 from .models import lifecycle
 
 blueprint = Blueprint("admin", __name__)
@@ -64,3 +65,19 @@ def move_clock():
 def run_lifecycle():
     """Apply every repository's lifecycle policy at once, instead of waiting for AWS's daily evaluation."""
     return _json(lifecycle.run_all(_store()))
+
+
+@blueprint.get("/_emulator/export")
+def export_archive():
+    """A tar archive of every registry and blob; ``POST /_emulator/import`` (or ``ecr-emulator import``) restores it."""
+    return Response(archive.export_stream(_store()), content_type="application/x-tar",
+                    headers={"Content-Disposition": 'attachment; filename="ecr-emulator.tar"'})
+
+
+@blueprint.post("/_emulator/import")
+def import_archive():
+    """Replace all state with an archive from ``/_emulator/export``; a bad archive is refused and changes nothing."""
+    try:
+        return _json(archive.import_stream(_store(), request.stream))
+    except archive.ArchiveError as exc:
+        return _json({"error": str(exc)}, 400)

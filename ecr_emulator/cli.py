@@ -57,7 +57,44 @@ def parse_args(argv: list[str] | None = None) -> Config:
     return config
 
 
+def transfer(argv: list[str]) -> int:
+    """``ecr-emulator export FILE`` / ``ecr-emulator import FILE``: save or restore a running emulator's whole state
+    (registries and blobs) through its admin API."""
+    parser = argparse.ArgumentParser(prog="ecr-emulator", description="Export or import a running emulator's state.")
+    parser.add_argument("action", choices=["export", "import"])
+    parser.add_argument("file")
+    parser.add_argument("--endpoint", default=_env("ENDPOINT", "http://127.0.0.1:5000"),
+                        help="the running emulator (ECR_EMULATOR_ENDPOINT)")
+    args = parser.parse_args(argv)
+    import json
+    import shutil
+    import urllib.error
+    import urllib.request
+
+    url = f"{args.endpoint.rstrip('/')}/_emulator/{args.action}"
+    try:
+        if args.action == "export":
+            with urllib.request.urlopen(url) as reply, open(args.file, "wb") as out:
+                shutil.copyfileobj(reply, out, 1024 * 1024)
+            print(f"exported {url} to {args.file}")
+            return 0
+        with open(args.file, "rb") as archive:
+            request = urllib.request.Request(url, data=archive, method="POST", headers={
+                "Content-Type": "application/x-tar", "Content-Length": str(os.fstat(archive.fileno()).st_size)})
+            with urllib.request.urlopen(request) as reply:
+                print(f"imported {args.file}: {json.loads(reply.read())}")
+        return 0
+    except urllib.error.HTTPError as exc:
+        print(f"{args.action} failed: {exc.code} {exc.read().decode(errors='replace')}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        print(f"{args.action} failed: {exc}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("export", "import"):
+        return transfer(argv)
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import create_app

@@ -29,7 +29,10 @@ BODY_OVER_LIMIT = "HTTP_" + _OVER_LIMIT_HEADER
 
 
 def body_limit(path: str, json_limit: int) -> int | None:
-    """The most bytes a request body to ``path`` may have; None for blob uploads, which stream to disk."""
+    """The most bytes a request body to ``path`` may have; None for blob uploads and archive imports, which
+    stream to disk."""
+    if path == "/_emulator/import":
+        return None
     if path.startswith("/v2/"):
         return model.shape("ImageManifest")["max"] if "/manifests/" in path else None
     return json_limit

@@ -162,3 +162,13 @@ def test_clear_removes_blobs_and_uploads(blobs):
     with pytest.raises(KeyError):
         blobs.upload_size(ACCOUNT, REGION, upload)
     assert files(blobs.root) == []
+
+
+def test_monolithic_writes_left_by_a_crash_are_removed_when_the_store_opens(tmp_path):
+    from ecr_emulator.models.blobs import BlobStore
+
+    leftover = tmp_path / "123456789012" / "us-east-1" / "uploads" / "0b3c2f9e-6a86-4a47-9c43-0c8b1f3c9a11.put"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a blob")
+    BlobStore(tmp_path)
+    assert not leftover.exists()

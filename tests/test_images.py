@@ -399,3 +399,27 @@ def test_strict_layers_require_uploaded_blobs_and_referenced_images():
             ecr.put_image(repositoryName="strict", imageManifest=m.index([m.oci("absent")]))
         assert error_of(exc)[0] == "ReferencedImagesNotFoundException"
         assert ecr.describe_images(repositoryName="strict")["imageDetails"] == []
+
+
+def test_strict_layers_accept_a_manifest_once_its_blobs_are_uploaded():
+    import hashlib
+
+    with running_server("--strict-layers") as server:
+        ecr = server.client()
+        ecr.create_repository(repositoryName="strict")
+        descriptors = []
+        for content in (b'{"os":"linux"}', b"layer one", b"layer two"):
+            upload = ecr.initiate_layer_upload(repositoryName="strict")["uploadId"]
+            ecr.upload_layer_part(repositoryName="strict", uploadId=upload, partFirstByte=0,
+                                  partLastByte=len(content) - 1, layerPartBlob=content)
+            digest = "sha256:" + hashlib.sha256(content).hexdigest()
+            ecr.complete_layer_upload(repositoryName="strict", uploadId=upload, layerDigests=[digest])
+            descriptors.append({"digest": digest, "size": len(content)})
+        config, *layers = descriptors
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": m.DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **config},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", **d} for d in layers]})
+        ecr.put_image(repositoryName="strict", imageManifest=manifest, imageTag="v1")
+        [detail] = ecr.describe_images(repositoryName="strict")["imageDetails"]
+        assert detail["imageTags"] == ["v1"] and detail["imageSizeInBytes"] == len(b"layer one") + len(b"layer two")

@@ -20,9 +20,11 @@ import re
 import shutil
 import threading
 import uuid
-from typing import Iterable
+from typing import Iterable, Iterator
 
 CHUNK_SIZE = 1024 * 1024
+# Monolithic writes in progress; never resumable, so a crash's leftovers are removed when a store opens.
+_PUT_SUFFIX = ".put"
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -101,6 +103,8 @@ class BlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._uploads: dict[tuple[str, str, str], _Upload] = {}
         self._lock = threading.Lock()
+        for leftover in self.root.glob(f"*/*/uploads/*{_PUT_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
 
     # Paths: every component is validated before it is joined.
 
@@ -150,7 +154,7 @@ class BlobStore:
         uploads = self._registry_dir(account, region) / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         # Not a uuid, so never addressable as an upload.
-        tmp = uploads / f"{uuid.uuid4()}.put"
+        tmp = uploads / f"{uuid.uuid4()}{_PUT_SUFFIX}"
         try:
             hash_ = hashlib.sha256()
             size = 0
@@ -262,6 +266,18 @@ class BlobStore:
         path.unlink(missing_ok=True)
         with self._lock:
             self._uploads.pop((account, region, upload_id), None)
+
+    def blobs(self) -> Iterator[tuple[str, str, str, pathlib.Path]]:
+        """Every stored blob as (account, region, digest, path), for archives."""
+        for account_dir in sorted(p for p in self.root.iterdir() if _ACCOUNT.fullmatch(p.name)):
+            for region_dir in sorted(p for p in account_dir.iterdir() if _REGION.fullmatch(p.name)):
+                for path in sorted((region_dir / "sha256").glob("*/*")):
+                    if _DIGEST.fullmatch(f"sha256:{path.name}"):
+                        yield account_dir.name, region_dir.name, f"sha256:{path.name}", path
+
+    def adopt(self, account: str, region: str, digest: str, source: pathlib.Path) -> None:
+        """Move a complete, verified file into place as blob ``digest`` (an archive import's staged blobs)."""
+        self._install(source, self.path(account, region, digest))
 
     def clear(self) -> None:
         """Remove every blob and upload: after a store reset no registry holds anything, so neither does this."""
