@@ -179,7 +179,9 @@ def main() -> int:
         print(f"one {args.layer_mib} MiB layer, {args.rounds} rounds, median wall seconds; emulator {mode}")
         print(f"{'':14}{'push':>10}{'pull':>10}")
         for name, figures in times.items():
-            print(f"{name:14}{statistics.median(figures['push']):>10.2f}{statistics.median(figures['pull']):>10.2f}")
+            print(f"{name:14}{statistics.median(figures['push']):>10.2f}{statistics.median(figures['pull']):>10.2f}"
+                  f"   rounds: push {' '.join(f'{t:.2f}' for t in figures['push'])}"
+                  f" pull {' '.join(f'{t:.2f}' for t in figures['pull'])}")
         for kind in ("push", "pull"):
             ratio = statistics.median(times["emulator"][kind]) / statistics.median(times["distribution"][kind])
             print(f"emulator/distribution {kind}: {ratio:.2f}x")

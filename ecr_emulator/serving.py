@@ -7,8 +7,13 @@
 - Blob uploads may be far larger than waitress's default 1 GiB body cap.
 - waitress receives a whole request body before the application runs. Bodies with a small limit (the JSON API, the
   admin API, manifests) are capped while they arrive: bytes past the limit are read and dropped, never stored, and
-  the application is told (``BODY_OVER_LIMIT``) so it answers 413 in its own error format.
+  the application is told (``BODY_OVER_LIMIT``) so it answers 413 in its own error format. Blob upload bodies are
+  written into the blob store's staging area and hashed as they arrive (``STAGED_BODY`` names them), so the upload
+  adopts the file instead of copying a spooled body a second time.
 """
+
+import io
+import re
 
 from waitress.buffers import OverflowableBuffer
 from waitress.channel import HTTPChannel
@@ -26,6 +31,9 @@ RECV_BYTES = 1024 * 1024
 _TLS_HANDSHAKE = 0x16
 _OVER_LIMIT_HEADER = "X_ECR_EMULATOR_BODY_OVER_LIMIT"
 BODY_OVER_LIMIT = "HTTP_" + _OVER_LIMIT_HEADER
+_STAGED_HEADER = "X_ECR_EMULATOR_STAGED_BODY"
+STAGED_BODY = "HTTP_" + _STAGED_HEADER
+_BLOB_UPLOAD = re.compile(r"/v2/.+/blobs/uploads/.*")
 
 
 def body_limit(path: str, json_limit: int) -> int | None:
@@ -57,15 +65,41 @@ class _CappedBuffer(OverflowableBuffer):
         return self.received_bytes > self.cap
 
 
+class _StagingBuffer:
+    """The body buffer of a blob upload: every byte goes straight to a staged file; the application reads it from
+    there, so the request's own body stream is empty."""
+
+    def __init__(self, staged):
+        self.staged = staged
+
+    def append(self, data: bytes) -> None:
+        self.staged.write(data)
+
+    def __len__(self) -> int:
+        return self.staged.size
+
+    def getfile(self):
+        return io.BytesIO()
+
+    def close(self) -> None:
+        """Called when the request ends; the staged file goes unless an upload adopted it."""
+
+
 class BodyLimitParser(HTTPRequestParser):
-    """A request parser that caps the bodies ``body_limit`` limits. The flag it sets reaches the application as a
-    header no client can send (a client's own copy is removed)."""
+    """A request parser that caps the bodies ``body_limit`` limits and stages blob upload bodies in ``blobs``. The
+    flags it sets reach the application as headers no client can send (a client's own copies are removed)."""
 
     json_limit = 32 * 1024 * 1024
+    blobs = None
+    staged = None
 
     def parse_header(self, header_plus):
         super().parse_header(header_plus)
         self.headers.pop(_OVER_LIMIT_HEADER, None)
+        self.headers.pop(_STAGED_HEADER, None)
+        if self.blobs is not None and self.command in ("POST", "PATCH", "PUT") and _BLOB_UPLOAD.fullmatch(self.path):
+            self._stage()
+            return
         cap = body_limit(self.path, self.json_limit)
         if cap is None:
             return
@@ -74,6 +108,19 @@ class BodyLimitParser(HTTPRequestParser):
             self.body_rcv = ChunkedReceiver(self.capped)
         elif self.content_length > 0:
             self.body_rcv = FixedStreamReceiver(self.content_length, self.capped)
+
+    def _stage(self) -> None:
+        if self.body_rcv is None:
+            return
+        self.staged = self.blobs.stage()
+        buffer = _StagingBuffer(self.staged)
+        self.body_rcv = ChunkedReceiver(buffer) if self.chunked else FixedStreamReceiver(self.content_length, buffer)
+        self.headers[_STAGED_HEADER] = self.staged.id
+
+    def close(self):
+        super().close()
+        if self.staged is not None:
+            self.blobs.release_staged(self.staged)
 
     def received(self, data):
         consumed = super().received(data)
@@ -102,6 +149,7 @@ def make_server(app, config: Config):
     server = create_server(app, host=config.host, port=config.port, threads=config.threads,
                            connection_limit=1000, channel_timeout=300, ident="ecr-emulator",
                            max_request_body_size=MAX_BLOB_BYTES, recv_bytes=RECV_BYTES)
-    parser = type("ConfiguredBodyLimitParser", (BodyLimitParser,), {"json_limit": config.max_body_bytes})
+    parser = type("ConfiguredBodyLimitParser", (BodyLimitParser,), {
+        "json_limit": config.max_body_bytes, "blobs": app.config["ECR_STORE"].blobs})
     server.channel_class = type("ConfiguredChannel", (PlainHTTPChannel,), {"parser_class": parser})
     return server

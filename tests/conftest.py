@@ -12,6 +12,25 @@ def ecr(ecr_emulator):
     return ecr_emulator.client
 
 
+@pytest.fixture
+def repo(ecr):
+    """A repository named "app" in the default registry."""
+    ecr.create_repository(repositoryName="app")
+    return "app"
+
+
+def error_of(exc_info) -> tuple[str, str]:
+    """(code, message) of a botocore ClientError caught by pytest.raises."""
+    error = exc_info.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def push(ecr, manifest: str, tag: str | None = None, repo: str = "app") -> str:
+    """PutImage, returning the digest."""
+    kwargs = {"imageTag": tag} if tag else {}
+    return ecr.put_image(repositoryName=repo, imageManifest=manifest, **kwargs)["image"]["imageId"]["imageDigest"]
+
+
 def require_tool(name: str) -> str:
     """The path of an external tool; a skip when it is missing, a failure under ECR_EMULATOR_REQUIRE_E2E=1."""
     path = shutil.which(name)

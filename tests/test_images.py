@@ -7,18 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as m
-from conftest import raw_call
+from conftest import error_of, raw_call
 from ecr_emulator.testing import running_server
-
-
-def error_of(exc_info) -> tuple[str, str]:
-    return exc_info.value.response["Error"]["Code"], exc_info.value.response["Error"]["Message"]
-
-
-@pytest.fixture
-def repo(ecr):
-    ecr.create_repository(repositoryName="app")
-    return "app"
 
 
 def details(ecr, repo, **kwargs):

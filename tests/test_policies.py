@@ -4,14 +4,10 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
-
-
-def error_of(excinfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def policy(*statements, version="2012-10-17") -> str:

@@ -9,25 +9,10 @@ import sample_manifests as sm
 from ecr_emulator.models import referrers
 from ecr_emulator.models.images import Image
 from ecr_emulator.models.repository import Repository
+from conftest import error_of, push
 
 SBOM = "application/spdx+json"
 SIG = "application/vnd.cncf.notary.signature"
-
-
-def error_of(excinfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-@pytest.fixture
-def repo(ecr):
-    ecr.create_repository(repositoryName="app")
-    return "app"
-
-
-def push(ecr, manifest: str, tag: str | None = None) -> str:
-    kwargs = {"imageTag": tag} if tag else {}
-    return ecr.put_image(repositoryName="app", imageManifest=manifest, **kwargs)["image"]["imageId"]["imageDigest"]
 
 
 def annotated(manifest: str, annotations: dict) -> str:

@@ -7,25 +7,10 @@ from botocore.exceptions import ClientError
 import sample_manifests as sm
 from ecr_emulator.models import scans
 from ecr_emulator.models.images import Image
+from conftest import error_of, push
 
 ACCOUNT = "123456789012"
 DAY = 86400
-
-
-def error_of(excinfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-@pytest.fixture
-def repo(ecr):
-    ecr.create_repository(repositoryName="app")
-    return "app"
-
-
-def push(ecr, manifest: str, tag: str | None = None, repo: str = "app") -> str:
-    kwargs = {"imageTag": tag} if tag else {}
-    return ecr.put_image(repositoryName=repo, imageManifest=manifest, **kwargs)["image"]["imageId"]["imageDigest"]
 
 
 def advance(ecr_emulator, seconds: float) -> None:

@@ -7,15 +7,11 @@ from botocore.exceptions import ClientError
 from ecr_emulator.models import settings
 from ecr_emulator.models.repository import Repository
 from ecr_emulator.models.store import Registry
+from conftest import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
 PROFILE = f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/release_profile"
-
-
-def error_of(excinfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def body(response: dict) -> dict:

@@ -5,16 +5,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as sm
+from conftest import error_of
 
 ACCOUNT = "123456789012"
 PROFILE = f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/release_profile"
 TEAM_PROFILE = f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/team_profile"
 NOTARY = "application/vnd.cncf.notary.signature"
-
-
-def error_of(excinfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 @pytest.fixture

@@ -6,24 +6,9 @@ from botocore.exceptions import ClientError
 
 import sample_manifests as sm
 from ecr_emulator.models import scans, storage
+from conftest import error_of, push
 
 ACCOUNT = "123456789012"
-
-
-def error_of(excinfo) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-@pytest.fixture
-def repo(ecr):
-    ecr.create_repository(repositoryName="app")
-    return "app"
-
-
-def push(ecr, manifest: str, tag: str | None = None, repo: str = "app") -> str:
-    kwargs = {"imageTag": tag} if tag else {}
-    return ecr.put_image(repositoryName=repo, imageManifest=manifest, **kwargs)["image"]["imageId"]["imageDigest"]
 
 
 def detail(ecr, digest: str, repo: str = "app") -> dict:

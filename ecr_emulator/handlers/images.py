@@ -176,7 +176,7 @@ def describe_images(ctx: RequestContext, params: dict) -> dict:
                     "Invalid parameter at 'maxResults' failed to satisfy constraint: "
                     "'maxResults and nextToken cannot be used when imageIds is specified'")
             return {"imageDetails": [image_detail(repo, image, now)
-                                     for image in _described(repo, params["imageIds"])]}
+                                     for image in described(repo, params["imageIds"])]}
         after = paging.decode(params.get("nextToken"), int) or 0
         images, last = repo.images.page(after, _page_limit(params), _status_filter(params))
         result = {"imageDetails": [image_detail(repo, image, now) for image in images]}
@@ -185,7 +185,8 @@ def describe_images(ctx: RequestContext, params: dict) -> dict:
         return result
 
 
-def _described(repo: Repository, image_ids: list[dict]) -> list[Image]:
+def described(repo: Repository, image_ids: list[dict]) -> list[Image]:
+    """The images ``image_ids`` name, each once; ImageNotFoundException (as DescribeImages answers) for any missing."""
     found: dict[str, Image] = {}
     for image_id in _unique(image_ids):
         image, failure = _resolve(repo, image_id)

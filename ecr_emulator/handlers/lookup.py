@@ -2,11 +2,11 @@
 
 from ..models.images import Image
 from ..models.repository import Repository
-from .images import _described
+from .images import described
 
 
 def image(repo: Repository, image_id: dict) -> Image:
-    return _described(repo, [image_id])[0]
+    return described(repo, [image_id])[0]
 
 
 def echoed_id(image: Image, image_id: dict) -> dict:

@@ -19,7 +19,7 @@ from ..context import RequestContext
 from ..models import blobs as blob_store
 from ..models import manifests, storage
 from ..models import referrers as referrer_images
-from ..serving import BODY_OVER_LIMIT
+from ..serving import BODY_OVER_LIMIT, STAGED_BODY
 from ..specs import model
 from . import access
 from .errors import RegistryError, from_ecr, from_failure
@@ -157,6 +157,11 @@ def _page(items: list[str], path: str) -> tuple[list[str], dict]:
     return page, headers
 
 
+def _staged_body(caller: _Request):
+    """The request body as the server staged it on arrival (see ``serving``); None when it arrived as a stream."""
+    return caller.blobs.take_staged(request.environ.get(STAGED_BODY))
+
+
 def _chunks():
     stream = request.stream
     while True:
@@ -207,8 +212,12 @@ def start_upload(caller: _Request, name: str):
     digest = request.args.get("digest")
     if digest is not None:
         access.digest(digest)
+        staged = _staged_body(caller)
         try:
-            caller.blobs.put(caller.account, caller.region, _chunks(), digest)
+            if staged is not None:
+                caller.blobs.put_staged(caller.account, caller.region, staged, digest)
+            else:
+                caller.blobs.put(caller.account, caller.region, _chunks(), digest)
         except blob_store.DigestMismatchError as exc:
             raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
                                 detail={"digest": digest, "actual": exc.actual}) from None
@@ -238,7 +247,10 @@ def _content_range_start(size: int) -> int | None:
 
 
 def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> int:
+    staged = _staged_body(caller)
     try:
+        if staged is not None:
+            return caller.blobs.append_staged(caller.account, caller.region, upload_id, staged, offset)
         return caller.blobs.append(caller.account, caller.region, upload_id, _chunks(), offset)
     except blob_store.UploadOffsetError as exc:
         raise RegistryError(416, "BLOB_UPLOAD_INVALID", "chunk does not start where the upload ends",
