@@ -101,12 +101,12 @@ class BodyLimitParser(HTTPRequestParser):
             self._stage()
             return
         cap = body_limit(self.path, self.json_limit)
-        if cap is None:
+        if cap is None or (not self.chunked and self.content_length <= cap):
             return
         self.capped = _CappedBuffer(self.adj.inbuf_overflow, cap)
         if self.chunked:
             self.body_rcv = ChunkedReceiver(self.capped)
-        elif self.content_length > 0:
+        else:
             self.body_rcv = FixedStreamReceiver(self.content_length, self.capped)
 
     def _stage(self) -> None:
