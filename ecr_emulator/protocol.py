@@ -13,7 +13,7 @@ from .persistence import journaled
 from .serving import BODY_OVER_LIMIT
 from .specs import model
 from .specs.serialize import serialize
-from .specs.validate import validate, without_nulls
+from .specs.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
     With a state directory, a mutation and its journal record happen under the store lock, so the journal's order
     is the order in which the changes were made, and the record is durable before the reply is sent.
     """
-    validate(operation, params)
-    params = without_nulls(params)
+    params = validate(operation, params)
     handler = handlers.handler_for(operation)
     if handler is None:
         raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")

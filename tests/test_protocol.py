@@ -161,3 +161,12 @@ def test_body_over_the_limit_is_refused_before_it_is_read(ecr_emulator):
     status, body, _ = raw_call(ecr_emulator.endpoint, "CreateRepository", big)
     assert status == 413
     assert body["__type"] == "RequestEntityTooLargeException"
+
+
+def test_members_sent_as_null_count_as_absent(ecr_emulator):
+    status, body, _ = raw_call(ecr_emulator.endpoint, "PutRegistryScanningConfiguration",
+                               {"scanType": "BASIC", "rules": None})
+    assert status == 200 and body["registryScanningConfiguration"]["rules"] == []
+    status, body, _ = raw_call(ecr_emulator.endpoint, "CreateRepository",
+                               {"repositoryName": "nulls", "tags": None, "encryptionConfiguration": None})
+    assert status == 200 and body["repository"]["encryptionConfiguration"] == {"encryptionType": "AES256"}

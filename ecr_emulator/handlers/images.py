@@ -23,16 +23,16 @@ def blob_size_in(ctx: RequestContext, registry_account: str):
 @operation("PutImage")
 def put_image(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
+    data = params["imageManifest"].encode()
+    manifest = image_ops.parse_manifest(data, params.get("imageManifestMediaType"), params.get("imageDigest"))
     with ctx.store.lock:
-        image = image_ops.put_image(
-            ctx.store, repo, params["imageManifest"].encode(), media_type=params.get("imageManifestMediaType"),
-            tag=params.get("imageTag"), digest=params.get("imageDigest"), strict=ctx.config.strict_layers,
-            blob_size=blob_size_in(ctx, registry.account))
-        image_id = {"imageDigest": image.digest}
-        if "imageTag" in params:
-            image_id["imageTag"] = params["imageTag"]
-        return {"image": {"registryId": repo.account, "repositoryName": repo.name, "imageId": image_id,
-                          "imageManifest": params["imageManifest"], "imageManifestMediaType": image.media_type}}
+        image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"),
+                            strict=ctx.config.strict_layers, blob_size=blob_size_in(ctx, registry.account))
+    image_id = {"imageDigest": manifest.digest}
+    if "imageTag" in params:
+        image_id["imageTag"] = params["imageTag"]
+    return {"image": {"registryId": repo.account, "repositoryName": repo.name, "imageId": image_id,
+                      "imageManifest": params["imageManifest"], "imageManifestMediaType": manifest.media_type}}
 
 
 def _failure(image_id: dict, code: str, reason: str) -> dict:

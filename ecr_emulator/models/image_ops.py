@@ -27,15 +27,9 @@ def tag_is_immutable(repo: Repository, tag: str) -> bool:
     return excluded if mode == "MUTABLE_WITH_EXCLUSION" else not excluded
 
 
-def put_image(store: Store, repo: Repository, data: bytes, *, media_type: str | None = None,
-              tag: str | None = None, digest: str | None = None, strict: bool = False,
-              blob_size: Callable[[str], int | None] = lambda digest: None) -> Image:
-    """Store a manifest (and point ``tag`` at it); the checks and errors are PutImage's.
-
-    ``blob_size`` answers the size of an uploaded blob (None when absent); with ``strict`` every blob a manifest
-    names must exist, and every manifest an index names must be in the repository. Pushing an archived image
-    restores it at once, as at AWS; a new or restored image is scanned when scan on push applies.
-    """
+def parse_manifest(data: bytes, media_type: str | None = None, digest: str | None = None) -> manifests.Manifest:
+    """The manifest PutImage would store, with PutImage's errors for one it refuses. Needs no lock: callers parse
+    before they take the store lock, which keeps the lock's hold short."""
     try:
         manifest = manifests.parse(data, media_type)
     except manifests.ManifestError as exc:
@@ -44,6 +38,18 @@ def put_image(store: Store, repo: Repository, data: bytes, *, media_type: str | 
         raise errors.ImageDigestDoesNotMatchException(
             f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The digest {digest} does not match "
             f"the digest {manifest.digest} of the image manifest'")
+    return manifest
+
+
+def put_image(store: Store, repo: Repository, manifest: manifests.Manifest, data: bytes, *,
+              tag: str | None = None, strict: bool = False,
+              blob_size: Callable[[str], int | None] = lambda digest: None) -> Image:
+    """Store a parsed manifest (and point ``tag`` at it); the checks and errors are PutImage's.
+
+    ``blob_size`` answers the size of an uploaded blob (None when absent); with ``strict`` every blob a manifest
+    names must exist, and every manifest an index names must be in the repository. Pushing an archived image
+    restores it at once, as at AWS; a new or restored image is scanned when scan on push applies.
+    """
     if strict:
         _check_references(repo, manifest, blob_size)
     images = repo.images

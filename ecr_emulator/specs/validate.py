@@ -31,11 +31,12 @@ def _quote(value) -> str:
 class Faults:
     """Collects constraint and type faults found in one request."""
 
-    __slots__ = ("constraint", "type")
+    __slots__ = ("constraint", "type", "nulls")
 
     def __init__(self):
         self.constraint: list[str] = []
         self.type: list[str] = []
+        self.nulls = False
 
     def fail(self, value, path: str, rule: str):
         self.constraint.append(f"Value {_quote(value)} at '{path}' failed to satisfy constraint: Member must {rule}")
@@ -180,7 +181,9 @@ def _map(shape: dict):
         key_check, value_check = checker(key_shape), checker(value_shape)
         for k, v in value.items():
             key_check(k, f"{path}.key", faults)
-            if v is not None:
+            if v is None:
+                faults.nulls = True
+            else:
                 value_check(v, f"{path}.{k}", faults)
 
     return check
@@ -198,8 +201,11 @@ def _structure(shape: dict):
             if value.get(name) is None:
                 faults.fail(None, _join(path, name), "not be null")
         for name, member_value in value.items():
+            if member_value is None:
+                faults.nulls = True
+                continue
             member_shape = members.get(name)
-            if member_shape is not None and member_value is not None:
+            if member_shape is not None:
                 checker(member_shape)(member_value, _join(path, name), faults)
 
     return check
@@ -249,14 +255,16 @@ def without_nulls(value):
     return value
 
 
-def validate(operation: str, params: dict) -> None:
-    """Raise the operation's AWS error when ``params`` does not satisfy its input shape; return quietly otherwise."""
+def validate(operation: str, params: dict) -> dict:
+    """The parameters a handler gets: ``params`` when they satisfy the operation's input shape (without their null
+    members, which AWS reads as absent); the operation's AWS error otherwise."""
     shape_name = model.input_shape_name(operation)
     if shape_name is None:
-        return
+        return params
     faults = Faults()
     checker(shape_name)(params, "", faults)
     if faults.type:
         raise errors.SerializationException("; ".join(faults.type))
     if faults.constraint:
         raise _constraint_error(operation)(_report(faults.constraint))
+    return without_nulls(params) if faults.nulls else params
