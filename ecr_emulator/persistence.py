@@ -103,11 +103,19 @@ def read_records(path: str):
 class Persistence:
     """Owns the state directory of one store."""
 
-    def __init__(self, state_dir: str):
+    # A journal this large is folded into a new snapshot, so a restart never replays more than about this much.
+    COMPACT_AFTER_BYTES = 64 * 1024 * 1024
+
+    def __init__(self, state_dir: str, snapshot_source=None):
+        """``snapshot_source`` returns the registries to snapshot; ``append`` calls it (under the store lock its
+        callers hold) when the journal has grown past ``compact_after_bytes``."""
         self.dir = state_dir
         os.makedirs(state_dir, exist_ok=True)
         self._journal = None
         self.generation = 0
+        self.snapshot_source = snapshot_source
+        self.compact_after_bytes = self.COMPACT_AFTER_BYTES
+        self._journal_bytes = 0
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -148,13 +156,19 @@ class Persistence:
             self._journal.close()
         write_atomically(self._journal_path(generation), b"")
         self._journal = open(self._journal_path(generation), "ab", buffering=0)
+        self._journal_bytes = 0
         for name in os.listdir(self.dir):
             if name.startswith(JOURNAL_PREFIX) and name != f"{JOURNAL_PREFIX}{generation}":
                 os.unlink(self.path(name))
 
     def append(self, record: dict) -> None:
-        self._journal.write(encode_record(record))
+        """Make ``record`` durable; callers hold the store lock, so records are in the order changes were made."""
+        data = encode_record(record)
+        self._journal.write(data)
         os.fsync(self._journal.fileno())
+        self._journal_bytes += len(data)
+        if self.snapshot_source is not None and self._journal_bytes > self.compact_after_bytes:
+            self.compact(self.snapshot_source())
 
     def close(self) -> None:
         if self._journal is not None:

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def open_store(store: Store, config: Config) -> None:
     """Attach ``config.state_dir`` to ``store`` and bring back everything it holds."""
-    persistence = Persistence(config.state_dir)
+    persistence = Persistence(config.state_dir, store.snapshot_state)
     store.tokens.secret = persistence.token_secret()
     registries = persistence.load_snapshot()
     if registries is not None:

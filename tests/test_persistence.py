@@ -154,3 +154,20 @@ def test_lifecycle_runs_survive_a_restart(tmp_path):
         ecr = server.client()
         assert ecr.describe_images(repositoryName="app")["imageDetails"] == before
         assert ecr.get_lifecycle_policy(repositoryName="app")["lastEvaluatedAt"] == evaluated
+
+
+def test_a_growing_journal_is_folded_into_a_snapshot_while_serving(tmp_path):
+    from ecr_emulator.app import create_app
+    from ecr_emulator.config import Config
+
+    state = tmp_path / "state"
+    app = create_app(Config(state_dir=str(state)))
+    persistence = app.config["ECR_STORE"].persistence
+    persistence.compact_after_bytes = 2000
+    first = persistence.generation
+    for i in range(30):
+        _create_repository(app, f"repo-{i:02d}")
+    assert persistence.generation > first
+    assert [p.name for p in state.glob("journal.*")] == [f"journal.{persistence.generation}"]
+    reopened = create_app(Config(state_dir=str(state))).config["ECR_STORE"]
+    assert len(reopened.registry("123456789012", "us-east-1").repositories) == 30
