@@ -145,7 +145,7 @@ class Writer:
             after = {d: t for d, t in images.items() if d != digest}
             self.begin(name, after)
             reply = ecr.batch_delete_image(repositoryName=name, imageIds=[{"imageDigest": digest}])
-            assert reply["failures"] == [], reply
+            assert reply.get("failures") == [], reply
             return self.commit(name, after)
         data = f"blob {self.index} {rng.getrandbits(64)} ".encode() * rng.randint(1, 3000)
         self.in_flight = None
