@@ -7,7 +7,6 @@ unpickler; only then is the running state replaced. A bad archive changes nothin
 """
 
 import hashlib
-import io
 import os
 import pathlib
 import re
@@ -30,47 +29,38 @@ class ArchiveError(ValueError):
     """The archive cannot be imported; the message says which member and why."""
 
 
-class _Pipe:
-    """A write-only file object whose bytes are collected for a generator to hand out."""
-
-    def __init__(self):
-        self.pending: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.pending.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data, self.pending = b"".join(self.pending), []
-        return data
-
-
 def export_stream(store: Store) -> Iterator[bytes]:
     """The archive of ``store``, produced piece by piece: the state is pickled under the store lock (a consistent
-    cut), then blobs are streamed from disk without holding it (blobs never change once written)."""
+    cut), then blobs are streamed from disk in chunks without holding it (blobs never change once written). The tar
+    framing is written here, so no blob is ever whole in memory."""
     with store.lock:
         state = persistence.dumps_state(store.snapshot_state())
-    pipe = _Pipe()
-    with tarfile.open(fileobj=pipe, mode="w|") as tar:
-        _add_bytes(tar, STATE_MEMBER, state)
-        yield pipe.take()
-        for account, region, digest, path in store.blobs.blobs():
-            try:
-                with open(path, "rb") as f:
-                    info = tar.gettarinfo(fileobj=f, arcname=f"blobs/{account}/{region}/sha256/{digest[7:]}")
-                    info.mode, info.uid, info.gid, info.uname, info.gname = 0o644, 0, 0, "", ""
-                    tar.addfile(info, f)
-            except FileNotFoundError:
-                continue
-            yield pipe.take()
-    yield pipe.take()
+    yield _header(STATE_MEMBER, len(state))
+    yield state + _padding(len(state))
+    for account, region, digest, path in store.blobs.blobs():
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            continue
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            yield _header(f"blobs/{account}/{region}/sha256/{digest[7:]}", size)
+            while chunk := f.read(CHUNK_SIZE):
+                yield chunk
+            yield _padding(size)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def _header(name: str, size: int) -> bytes:
     info = tarfile.TarInfo(name)
-    info.size = len(data)
+    info.size = size
+    info.mode = 0o644
     info.mtime = int(time.time())
-    tar.addfile(info, io.BytesIO(data))
+    return info.tobuf(format=tarfile.PAX_FORMAT)
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
 
 
 def import_stream(store: Store, stream) -> dict:

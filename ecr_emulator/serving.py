@@ -82,7 +82,7 @@ class _StagingBuffer:
         return io.BytesIO()
 
     def close(self) -> None:
-        """Called when the request ends; the staged file goes unless an upload adopted it."""
+        """Nothing to free here: the parser releases the staged file when the request ends."""
 
 
 class BodyLimitParser(HTTPRequestParser):
