@@ -10,9 +10,7 @@ import hashlib
 import hmac
 import urllib.parse
 
-from flask import Blueprint, Response, current_app, request
-
-from .models.blobs import CHUNK_SIZE
+from flask import Blueprint, Response, current_app, request, send_file
 
 blueprint = Blueprint("blob_downloads", __name__)
 
@@ -46,41 +44,14 @@ def download(account: str, region: str, digest: str):
         return _text(403, "signature does not match")
     if not expires.isdigit() or int(expires) <= store.clock.now():
         return _text(403, "download URL has expired")
-    try:
-        f = open(store.blobs.path(account, region, digest), "rb")
-    except FileNotFoundError:
+    path = store.blobs.path(account, region, digest)
+    if not path.is_file():
         return _text(404, "blob not found")
-    length = _file_size(f)
-    start, stop, status = 0, length, 200
-    headers = {"Accept-Ranges": "bytes", "Docker-Content-Digest": digest}
-    wanted = request.range
-    if wanted is not None and len(wanted.ranges) == 1:
-        bounds = wanted.range_for_length(length)
-        if bounds is None:
-            f.close()
-            return Response(status=416, headers={"Content-Range": f"bytes */{length}"})
-        start, stop = bounds
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{length}"
-    headers["Content-Length"] = str(stop - start)
-    response = Response(_stream(f, start, stop), status=status, headers=headers,
-                        content_type="application/octet-stream", direct_passthrough=True)
-    response.call_on_close(f.close)
+    return blob_response(path, digest)
+
+
+def blob_response(path, digest: str) -> Response:
+    """A blob as HTTP: streamed from disk, with single-range requests (206, or 416) and its digest."""
+    response = send_file(path, mimetype="application/octet-stream", conditional=True, etag=digest[7:], max_age=None)
+    response.headers["Docker-Content-Digest"] = digest
     return response
-
-
-def _file_size(f) -> int:
-    f.seek(0, 2)
-    return f.tell()
-
-
-def _stream(f, start: int, stop: int):
-    """The bytes [start, stop) of an open file, a chunk at a time."""
-    f.seek(start)
-    remaining = stop - start
-    while remaining > 0:
-        chunk = f.read(min(CHUNK_SIZE, remaining))
-        if not chunk:
-            return
-        remaining -= len(chunk)
-        yield chunk

@@ -1,6 +1,7 @@
 """A minimal registry HTTP client for protocol tests: raw requests with the ECR password as Basic credentials."""
 
 import base64
+import hashlib
 import http.client
 import json
 import urllib.parse
@@ -32,7 +33,7 @@ class RegistryClient:
         return status, headers, json.loads(data) if data else None
 
     def push_blob(self, name: str, data: bytes) -> str:
-        digest = "sha256:" + __import__("hashlib").sha256(data).hexdigest()
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
         status, _, body = self.request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", body=data)
         assert status == 201, body
         return digest

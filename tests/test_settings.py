@@ -4,7 +4,7 @@ server, and the pure helpers image handlers use."""
 import pytest
 from botocore.exceptions import ClientError
 
-from ecr_emulator.models import settings
+from ecr_emulator.models import settings, wildcards
 from ecr_emulator.models.repository import Repository
 from ecr_emulator.models.store import Registry
 from conftest import error_of
@@ -211,4 +211,4 @@ def test_helpers_read_the_registry_settings():
     ("*", "a/b", True), ("prod/*", "prod/api", True), ("prod/*", "dev/prod/api", False), ("*prod*", "x-prod-y", True),
     ("a.b", "aXb", False), ("api", "api", True), ("api", "api2", False)])
 def test_wildcard_match(pattern, name, expected):
-    assert settings.wildcard_match(pattern, name) is expected
+    assert wildcards.matches(pattern, name) is expected

@@ -22,12 +22,13 @@ import threading
 import uuid
 from typing import Iterable, Iterator
 
+from .manifests import is_digest
+
 CHUNK_SIZE = 1024 * 1024
 _STAGING = "staging"
 # Monolithic writes in progress; never resumable, so a crash's leftovers are removed when a store opens.
 _PUT_SUFFIX = ".put"
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z0-9-]{1,200}")
@@ -79,7 +80,7 @@ def _write_hashing(chunks: Iterable[bytes], f, hash_) -> int:
 
 
 def check_digest(digest: str) -> str:
-    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+    if not isinstance(digest, str) or not is_digest(digest):
         raise InvalidDigestError(f"unsupported digest {digest!r}: expected sha256:<64 lowercase hex digits>")
     return digest
 
@@ -287,36 +288,42 @@ class BlobStore:
         """
         path, state = self._state(account, region, upload_id)
         with state.lock:
-            if not path.is_file():
-                raise UnknownUploadError(upload_id)
-            if offset is not None and offset != state.size:
-                raise UploadOffsetError(state.size)
-            hash_, size = state.hash.copy(), state.size
-            try:
-                with open(path, "r+b") as f:
-                    f.seek(size)
-                    size += _write_hashing(chunks, f, hash_)
-            except BaseException:
-                with open(path, "r+b") as f:
-                    f.truncate(state.size)
-                raise
-            state.hash, state.size = hash_, size
-            return size
+            self._check_offset(path, state, upload_id, offset)
+            return self._write(path, state, chunks)
 
     def append_staged(self, account: str, region: str, upload_id: str, staged: StagedBody,
                       offset: int | None = None) -> int:
         """``append`` for a body staged on arrival: an empty upload adopts the file by renaming it (no copy)."""
         path, state = self._state(account, region, upload_id)
         with state.lock:
-            if not path.is_file():
-                raise UnknownUploadError(upload_id)
-            if offset is not None and offset != state.size:
-                raise UploadOffsetError(state.size)
+            self._check_offset(path, state, upload_id, offset)
             if state.size == 0 and staged.size:
                 os.replace(staged.path, path)
                 state.hash, state.size = staged.hash.copy(), staged.size
                 return state.size
-        return self.append(account, region, upload_id, staged.chunks(), offset)
+            return self._write(path, state, staged.chunks())
+
+    @staticmethod
+    def _check_offset(path: pathlib.Path, state: _Upload, upload_id: str, offset: int | None) -> None:
+        if not path.is_file():
+            raise UnknownUploadError(upload_id)
+        if offset is not None and offset != state.size:
+            raise UploadOffsetError(state.size)
+
+    @staticmethod
+    def _write(path: pathlib.Path, state: _Upload, chunks: Iterable[bytes]) -> int:
+        """Append under the upload's lock; on any failure the file is cut back to what it held."""
+        hash_, size = state.hash.copy(), state.size
+        try:
+            with open(path, "r+b") as f:
+                f.seek(size)
+                size += _write_hashing(chunks, f, hash_)
+        except BaseException:
+            with open(path, "r+b") as f:
+                f.truncate(state.size)
+            raise
+        state.hash, state.size = hash_, size
+        return size
 
     def put_staged(self, account: str, region: str, staged: StagedBody, digest: str) -> int:
         """``put`` for a body staged on arrival: verified by the hash taken while it arrived, then renamed."""
@@ -362,7 +369,7 @@ class BlobStore:
         for account_dir in sorted(p for p in self.root.iterdir() if _ACCOUNT.fullmatch(p.name)):
             for region_dir in sorted(p for p in account_dir.iterdir() if _REGION.fullmatch(p.name)):
                 for path in sorted((region_dir / "sha256").glob("*/*")):
-                    if _DIGEST.fullmatch(f"sha256:{path.name}"):
+                    if is_digest(f"sha256:{path.name}"):
                         yield account_dir.name, region_dir.name, f"sha256:{path.name}", path
 
     def adopt(self, account: str, region: str, digest: str, source: pathlib.Path) -> None:

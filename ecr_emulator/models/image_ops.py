@@ -4,26 +4,20 @@ Callers hold ``store.lock``. Every change is announced with ``store.notify`` so 
 (scans, persistence) can follow it. Refusals raise the ECR error the JSON API answers with; the /v2 API maps them.
 """
 
-import re
 from collections.abc import Callable
 
 from .. import errors
-from . import manifests, scans, storage
+from . import manifests, scans, storage, wildcards
 from .images import Image
 from .repository import Repository
 from .store import Store
-
-
-def wildcard(pattern: str) -> re.Pattern:
-    """A filter where ``*`` matches any run of characters and everything else matches itself."""
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
 def tag_is_immutable(repo: Repository, tag: str) -> bool:
     mode = repo.tag_mutability
     if mode in ("MUTABLE", "IMMUTABLE"):
         return mode == "IMMUTABLE"
-    excluded = any(wildcard(f["filter"]).fullmatch(tag) for f in repo.mutability_exclusions)
+    excluded = any(wildcards.matches(f["filter"], tag) for f in repo.mutability_exclusions)
     return excluded if mode == "MUTABLE_WITH_EXCLUSION" else not excluded
 
 

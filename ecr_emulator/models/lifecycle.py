@@ -12,10 +12,10 @@ The policy document is the dict that ``specs.lifecycle_policy.parse`` returned. 
 
 import dataclasses
 import logging
-import re
 import threading
 import time
 
+from . import wildcards
 from .image_ops import delete_image
 from .images import Image
 from .repository import Repository
@@ -40,10 +40,6 @@ class Result:
     target_storage_class: str | None = None
 
 
-def _pattern(text: str) -> re.Pattern:
-    return re.compile(".*".join(re.escape(part) for part in text.split("*")), re.DOTALL)
-
-
 def _tag_matcher(selection: dict):
     """A predicate on an image's tags for the rule's tag selection."""
     status = selection["tagStatus"]
@@ -54,7 +50,7 @@ def _tag_matcher(selection: dict):
     if "tagPrefixList" in selection:
         prefixes = selection["tagPrefixList"]
         return lambda tags: all(any(tag.startswith(p) for tag in tags) for p in prefixes)
-    patterns = [_pattern(p) for p in selection["tagPatternList"]]
+    patterns = [wildcards.compiled(p) for p in selection["tagPatternList"]]
     return lambda tags: all(any(p.fullmatch(tag) for tag in tags) for p in patterns)
 
 

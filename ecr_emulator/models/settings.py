@@ -4,7 +4,7 @@ Handlers write these keys; image handlers read them through the helpers here, so
 one place and needs no HTTP round trip.
 """
 
-import re
+from . import wildcards
 
 REGISTRY_POLICY = "registry_policy"
 SCANNING = "scanning_configuration"
@@ -36,19 +36,13 @@ def scanning_configuration(registry) -> dict:
     return registry.settings.get(SCANNING) or DEFAULT_SCANNING
 
 
-def wildcard_match(pattern: str, name: str) -> bool:
-    """Whether a repository filter matches a name: ``*`` stands for any run of characters, slashes included."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, name) is not None
-
-
 def repository_scanning(registry, repo) -> dict:
     """The effective scanning of one repository: the registry rule that matches its name, else (for basic scanning)
     the repository's own scan-on-push flag, else manual scans only."""
     config = scanning_configuration(registry)
     for frequency in _FREQUENCY_PRECEDENCE:
         applied = [dict(f) for rule in config["rules"] if rule["scanFrequency"] == frequency
-                   for f in rule["repositoryFilters"] if wildcard_match(f["filter"], repo.name)]
+                   for f in rule["repositoryFilters"] if wildcards.matches(f["filter"], repo.name)]
         if applied:
             return {"scanOnPush": True, "scanFrequency": frequency, "appliedScanFilters": applied}
     if config["scanType"] == "BASIC" and repo.scan_on_push:

@@ -5,7 +5,7 @@ The emulator produces no signatures itself: an image matched by a rule is COMPLE
 Notary signature names it as subject (pushed by any client), and IN_PROGRESS until then.
 """
 
-from . import settings
+from . import settings, wildcards
 from .images import Image
 from .referrers import referrers
 from .repository import Repository
@@ -19,7 +19,7 @@ def profiles_for(registry, repo: Repository) -> list[str]:
     found: list[str] = []
     for rule in config["rules"]:
         filters = rule.get("repositoryFilters") or []
-        if not filters or any(settings.wildcard_match(f["filter"], repo.name) for f in filters):
+        if not filters or any(wildcards.matches(f["filter"], repo.name) for f in filters):
             if rule["signingProfileArn"] not in found:
                 found.append(rule["signingProfileArn"])
     return found

@@ -8,12 +8,12 @@ import base64
 import binascii
 import re
 
+from ..models import manifests
 from ..models.store import Store
 from ..specs import model, patterns
 from .errors import RegistryError
 
 _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
-_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 
 def unauthorized(realm: str, why: str) -> RegistryError:
@@ -44,7 +44,7 @@ def repository_name(name: str) -> str:
 
 
 def digest(value: str) -> str:
-    if not _DIGEST.fullmatch(value):
+    if not manifests.is_digest(value):
         raise RegistryError(400, "DIGEST_INVALID", "provided digest is not a sha256 digest", detail={"digest": value})
     return value
 

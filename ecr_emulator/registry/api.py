@@ -10,11 +10,12 @@ import bisect
 import json
 import re
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, request
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
 from .. import protocol
+from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
 from ..models import manifests, storage
@@ -178,10 +179,7 @@ def get_blob(caller: _Request, name: str, digest: str):
     path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
     if not path.is_file():
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
-    response = send_file(path, mimetype="application/octet-stream", conditional=True, etag=digest[7:],
-                         max_age=None)
-    response.headers["Docker-Content-Digest"] = digest
-    return response
+    return blob_response(path, digest)
 
 
 def delete_blob(caller: _Request, name: str, digest: str):
@@ -377,18 +375,12 @@ def put_manifest(caller: _Request, name: str, reference: str):
     digest = manifests.digest_of(data)
     caller.call("PutImage", params, tolerate=("ImageAlreadyExistsException",))
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest, "Content-Length": "0"}
-    subject = _subject(data)
+    with caller.store.lock:
+        image = repo.images.by_digest.get(digest)
+        subject = image.subject if image is not None else None
     if subject:
         headers["OCI-Subject"] = subject
     return Response(status=201, headers=headers)
-
-
-def _subject(data: bytes) -> str | None:
-    try:
-        subject = json.loads(data).get("subject")
-    except (ValueError, AttributeError):
-        return None
-    return subject.get("digest") if isinstance(subject, dict) else None
 
 
 def delete_manifest(caller: _Request, name: str, reference: str):
