@@ -3,12 +3,14 @@
 
 Runs the shared harness (``../shared/bench/control_plane.py`` beside this repository) with the same boto3 workload
 against each server and prints its table and ratios. moto is measured when ``moto_server`` is installed
-(``pip install 'moto[server]'``).
+(``pip install 'moto[server]'``). The floor app is the floor only under waitress (without it, it falls back to
+werkzeug's slower server), so this refuses to run without waitress: ``pip install -e '.[bench]'`` installs both.
 
 usage: python benchmarks/control_plane.py [--scale N] [--no-moto] [extra harness flags...]
 """
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -22,6 +24,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-moto", action="store_true")
     args, rest = parser.parse_known_args()
+    if importlib.util.find_spec("waitress") is None:
+        print("the floor app must run under waitress: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
     harness = os.path.join(HARNESS, "control_plane.py")
     if not os.path.exists(harness):
         print(f"the shared harness is not at {harness}", file=sys.stderr)

@@ -35,8 +35,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--state-dir", default=_env("STATE_DIR"),
                         help="keep all state (metadata and blobs) in this directory across restarts; default: in "
                              "memory and temporary files (ECR_EMULATOR_STATE_DIR)")
-    parser.add_argument("--threads", type=int, default=int(_env("THREADS", "8")),
-                        help="worker threads (ECR_EMULATOR_THREADS)")
+    parser.add_argument("--max-connections", type=int, default=int(_env("MAX_CONNECTIONS", "1000")),
+                        help="client connections served at once, each by its own thread; more wait to be accepted "
+                             "(ECR_EMULATOR_MAX_CONNECTIONS)")
     parser.add_argument("--max-body-bytes", type=int, default=int(_env("MAX_BODY_BYTES", str(32 * 1024 * 1024))),
                         help="largest JSON API request body; bigger bodies are dropped as they arrive and answered "
                              "413 (ECR_EMULATOR_MAX_BODY_BYTES)")
@@ -46,12 +47,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
     args = parser.parse_args(argv)
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
+    if args.max_connections < 1:
+        parser.error("--max-connections must be positive")
     if args.max_body_bytes < 1:
         parser.error("--max-body-bytes must be positive")
     if args.lifecycle_interval is not None and not args.lifecycle_interval > 0:
         parser.error("--lifecycle-interval must be a positive number of seconds")
     config = Config(host=args.host, port=args.port, advertise_url=args.advertise_url, account_id=args.account_id,
-                    log_level=args.log_level.upper(), strict_layers=args.strict_layers, threads=args.threads,
+                    log_level=args.log_level.upper(), strict_layers=args.strict_layers,
+                    max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
                     max_body_bytes=args.max_body_bytes)
     return config

@@ -14,7 +14,7 @@ class Config:
     strict_layers: bool = False
     state_dir: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
-    threads: int = 8
+    max_connections: int = 1000
     lifecycle_interval: float | None = None
 
     @property

@@ -6,11 +6,11 @@ import logging
 import uuid
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import BadRequest
 
 from . import errors, handlers, identity
 from .context import RequestContext
 from .persistence import journaled
-from .serving import BODY_OVER_LIMIT
 from .specs import model
 from .specs.serialize import serialize
 from .specs.validate import validate
@@ -62,12 +62,13 @@ def _read_body(stream, length: int | None, max_bytes: int) -> bytes:
 
 def _params(max_bytes: int) -> dict:
     length = request.content_length
-    if BODY_OVER_LIMIT in request.environ:
-        length = int(request.environ[BODY_OVER_LIMIT])
     if length is not None and length > max_bytes:
         raise errors.RequestEntityTooLargeException(
             f"The request body of {length} bytes exceeds the limit of {max_bytes} bytes")
-    raw = _read_body(request.stream, length, max_bytes)
+    try:
+        raw = _read_body(request.stream, length, max_bytes)
+    except BadRequest as exc:
+        raise errors.SerializationException(f"The request body could not be read: {exc.description}") from None
     if not raw.strip():
         return {}
     try:

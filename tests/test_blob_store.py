@@ -172,32 +172,3 @@ def test_monolithic_writes_left_by_a_crash_are_removed_when_the_store_opens(tmp_
     leftover.write_bytes(b"half a blob")
     BlobStore(tmp_path)
     assert not leftover.exists()
-
-
-def test_staged_bodies_are_adopted_by_an_empty_upload_and_copied_into_a_started_one(tmp_path):
-    import hashlib
-
-    from ecr_emulator.models.blobs import BlobStore
-
-    store = BlobStore(tmp_path)
-    account, region = "123456789012", "us-east-1"
-
-    def staged_with(data: bytes):
-        staged = store.stage()
-        staged.write(data)
-        return store.take_staged(staged.id)
-
-    first = store.start_upload(account, region)
-    body = staged_with(b"hello ")
-    assert store.append_staged(account, region, first, body, offset=0) == 6
-    assert not body.path.exists()
-    assert store.append_staged(account, region, first, staged_with(b"world"), offset=6) == 11
-    digest = "sha256:" + hashlib.sha256(b"hello world").hexdigest()
-    assert store.finish(account, region, first, digest) == 11
-    assert store.path(account, region, digest).read_bytes() == b"hello world"
-    assert store.take_staged("unknown-id") is None
-    assert store.put_staged(account, region, staged_with(b"whole"),
-                            "sha256:" + hashlib.sha256(b"whole").hexdigest()) == 5
-    leftover = store.stage()
-    store.release_staged(leftover)
-    assert not leftover.path.exists()

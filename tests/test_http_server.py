@@ -1,0 +1,298 @@
+"""The HTTP/1.1 server (``serving.py``) on raw sockets: framing of request and reply bodies, keep-alive, refusals of
+malformed requests, the TLS hang-up, idle and connection limits, and shutdown. Most tests run the server in-process
+around a small WSGI app that reports what it received; the last ones go through the emulator itself."""
+
+import contextlib
+import hashlib
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from ecr_emulator.serving import Server
+from registry_client import RegistryClient
+
+
+def report(environ, start_response):
+    """Echoes what the server handed over; ``/ignore`` leaves the body unread, ``/stream`` replies without a
+    length, ``/broken`` fails."""
+    path = environ["PATH_INFO"]
+    if path == "/broken":
+        raise RuntimeError("broken on purpose")
+    body = b"" if path == "/ignore" else environ["wsgi.input"].read()
+    reply = json.dumps({
+        "method": environ["REQUEST_METHOD"], "path": path, "query": environ["QUERY_STRING"],
+        "length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+        "headers": sorted(key for key in environ if key.startswith("HTTP_")),
+    }).encode()
+    if path == "/stream":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return iter([reply[:10], b"", reply[10:]])
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(reply)))])
+    return [reply]
+
+
+@contextlib.contextmanager
+def serving(app=report, **kwargs):
+    server = Server(app, "127.0.0.1", 0, **kwargs)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.close(grace=2)
+        thread.join(5)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def server():
+    with serving() as running:
+        yield running
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def read_reply(rfile, method: str = "GET"):
+    """(status, headers, body) of the next reply on ``rfile``; None when the server closed the connection."""
+    line = rfile.readline()
+    if not line:
+        return None
+    status = int(line.split()[1])
+    headers = {}
+    while (header := rfile.readline()) not in (b"\r\n", b""):
+        name, _, value = header.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if method == "HEAD" or status in (100, 204, 304):
+        return status, headers, b""
+    if "content-length" in headers:
+        return status, headers, rfile.read(int(headers["content-length"]))
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while (size := int(rfile.readline().strip(), 16)):
+            body += rfile.read(size)
+            assert rfile.readline() == b"\r\n"
+        assert rfile.readline() == b"\r\n"
+        return status, headers, body
+    return status, headers, rfile.read()
+
+
+def test_requests_on_one_connection_are_answered_in_order(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                     b"POST /b%20c HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+                     b"GET /d HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        replies = [json.loads(read_reply(rfile)[2]) for _ in range(3)]
+    assert [(r["method"], r["path"], r["query"], r["length"]) for r in replies] == [
+        ("GET", "/a", "x=1", 0), ("POST", "/b c", "", 5), ("GET", "/d", "", 0)]
+    assert replies[1]["sha256"] == hashlib.sha256(b"hello").hexdigest()
+
+
+def test_a_chunked_request_body_is_decoded_with_extensions_and_trailers(server):
+    data = bytes(range(256)) * 1000
+    pieces = [data[i:i + 70000] for i in range(0, len(data), 70000)]
+    chunked = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\nX-Trailer: t\r\n\r\n"
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
+        sock.sendall(b"GET /after HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        first = json.loads(read_reply(rfile)[2])
+        second = json.loads(read_reply(rfile)[2])
+    assert first["length"] == len(data) and first["sha256"] == hashlib.sha256(data).hexdigest()
+    assert second["path"] == "/after"
+
+
+def test_expect_100_continue_gets_the_interim_reply_before_the_body_is_sent(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"PUT /up HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert read_reply(rfile)[0] == 100
+        sock.sendall(b"abc")
+        status, _, body = read_reply(rfile)
+    assert status == 200 and json.loads(body)["length"] == 3
+
+
+def test_a_body_the_application_leaves_unread_is_dropped_and_the_connection_goes_on(server):
+    big = b"x" * (5 * 1024 * 1024)
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /ignore HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+        sock.sendall(b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert json.loads(read_reply(rfile)[2])["length"] == 0
+        assert json.loads(read_reply(rfile)[2])["path"] == "/next"
+
+
+def test_a_reply_without_a_length_is_chunked_for_http_1_1_and_close_delimited_for_http_1_0(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\n")
+        status, headers, body = read_reply(sock.makefile("rb"))
+    assert headers["transfer-encoding"] == "chunked" and json.loads(body)["path"] == "/stream"
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /stream HTTP/1.0\r\n\r\n")
+        status, headers, body = read_reply(sock.makefile("rb"))
+    assert "transfer-encoding" not in headers and headers["connection"] == "close"
+    assert json.loads(body)["path"] == "/stream"
+
+
+def test_http_1_0_and_connection_close_end_the_connection_after_the_reply(server):
+    for request in (b"GET /a HTTP/1.0\r\n\r\n", b"GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"):
+        with connect(server.effective_port) as sock:
+            sock.sendall(request)
+            rfile = sock.makefile("rb")
+            status, headers, _ = read_reply(rfile)
+            assert status == 200 and headers["connection"] == "close"
+            assert rfile.read() == b""
+
+
+def test_head_replies_carry_the_length_but_no_body(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"HEAD /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        status, headers, _ = read_reply(rfile, "HEAD")
+        assert status == 200 and int(headers["content-length"]) > 0
+        assert json.loads(read_reply(rfile)[2])["path"] == "/b"
+
+
+def test_header_names_with_underscores_never_reach_the_application(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\nX_Forged: 1\r\nX-Real: 2\r\n\r\n")
+        headers = json.loads(read_reply(sock.makefile("rb"))[2])["headers"]
+    assert "HTTP_X_REAL" in headers and "HTTP_X_FORGED" not in headers
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"GET / HTTP/2.0\r\n\r\n", 505),
+    (b"GET " + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
+    (b"GET /a HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+    (b"GET /a HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
+    (b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+    (b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"POST /a HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    (b"POST /a HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST /a HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n", 413),
+    (b"GET a HTTP/1.1\r\n\r\n", 400),
+])
+def test_malformed_requests_are_refused_and_the_connection_closed(server, request_bytes, status):
+    with connect(server.effective_port) as sock:
+        sock.sendall(request_bytes)
+        rfile = sock.makefile("rb")
+        reply = read_reply(rfile)
+        assert reply is not None and reply[0] == status and reply[1]["connection"] == "close"
+        assert rfile.read() == b""
+
+
+def test_an_application_failure_is_a_500_and_the_server_goes_on(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /broken HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_reply(sock.makefile("rb"))[0] == 500
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_reply(sock.makefile("rb"))[0] == 200
+
+
+def test_a_tls_client_hello_is_hung_up_on_at_once(server):
+    with connect(server.effective_port) as sock:
+        started = time.monotonic()
+        sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64)
+        assert sock.recv(100) == b""
+        assert time.monotonic() - started < 2
+
+
+def test_an_idle_connection_is_closed_after_the_idle_time():
+    with serving(idle_seconds=0.3) as server, connect(server.effective_port) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert read_reply(rfile)[0] == 200
+        started = time.monotonic()
+        assert rfile.read() == b""
+        assert 0.2 < time.monotonic() - started < 5
+
+
+def test_connections_beyond_the_limit_wait_until_one_ends():
+    with serving(max_connections=1) as server:
+        first = connect(server.effective_port)
+        first.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_reply(first.makefile("rb"))[0] == 200
+        with connect(server.effective_port) as second:
+            second.sendall(b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+            second.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                second.recv(1)
+            first.close()
+            second.settimeout(10)
+            assert json.loads(read_reply(second.makefile("rb"))[2])["path"] == "/b"
+
+
+def test_close_ends_idle_connections_and_stops_accepting():
+    server = Server(report, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert read_reply(rfile)[0] == 200
+        server.close(grace=2)
+        thread.join(5)
+        assert not thread.is_alive()
+        assert rfile.read() == b""
+    with pytest.raises(OSError):
+        connect(server.effective_port).close()
+
+
+# Through the emulator.
+
+def test_a_chunked_blob_upload_with_expect_continue_is_stored_and_served_with_ranges(ecr_emulator, ecr):
+    ecr.create_repository(repositoryName="team/app")
+    reg = RegistryClient(ecr_emulator.endpoint, ecr)
+    data = bytes(range(256)) * 4096
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 100000]), data[i:i + 100000])
+                       for i in range(0, len(data), 100000)) + b"0\r\n\r\n"
+    port = int(ecr_emulator.endpoint.rsplit(":", 1)[1])
+    with connect(port) as sock:
+        sock.sendall(f"POST /v2/team/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: h\r\n"
+                     f"Authorization: {reg.auth}\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n".encode())
+        rfile = sock.makefile("rb")
+        assert read_reply(rfile)[0] == 100
+        sock.sendall(chunked)
+        status, headers, _ = read_reply(rfile)
+    assert status == 201 and headers["docker-content-digest"] == digest
+    status, headers, body = reg.request("GET", f"/v2/team/app/blobs/{digest}")
+    assert status == 200 and body == data
+    status, headers, body = reg.request("GET", f"/v2/team/app/blobs/{digest}", headers={"Range": "bytes=1000-1999"})
+    assert status == 206 and body == data[1000:2000]
+
+
+def test_a_client_that_hangs_up_mid_chunk_leaves_the_upload_as_it_was(ecr_emulator, ecr):
+    ecr.create_repository(repositoryName="team/app")
+    reg = RegistryClient(ecr_emulator.endpoint, ecr)
+    _, headers, _ = reg.request("POST", "/v2/team/app/blobs/uploads/")
+    location = headers["Location"]
+    assert reg.request("PATCH", location, body=b"hello ")[1]["Range"] == "0-5"
+    port = int(ecr_emulator.endpoint.rsplit(":", 1)[1])
+    with connect(port) as sock:
+        sock.sendall(f"PATCH {location} HTTP/1.1\r\nHost: h\r\nAuthorization: {reg.auth}\r\n"
+                     f"Content-Length: 1000000\r\n\r\n".encode() + b"y" * 5000)
+    status, headers, _ = reg.request("PATCH", location, body=b"world", headers={"Content-Range": "6-10"})
+    assert status == 202 and headers["Range"] == "0-10"
+    digest = "sha256:" + hashlib.sha256(b"hello world").hexdigest()
+    assert reg.request("PUT", f"{location}?digest={digest}")[0] == 201
+    assert reg.request("GET", f"/v2/team/app/blobs/{digest}")[2] == b"hello world"
+
+
+def test_a_json_api_body_that_breaks_chunked_framing_is_a_serialization_error(ecr_emulator):
+    port = int(ecr_emulator.endpoint.rsplit(":", 1)[1])
+    with connect(port) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                     b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+        rfile = sock.makefile("rb")
+        status, headers, body = read_reply(rfile)
+        assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+        assert headers["connection"] == "close" and rfile.read() == b""
