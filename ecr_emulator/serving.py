@@ -1,18 +1,20 @@
 """The HTTP/1.1 server: a thread per connection that reads a request, runs the WSGI application and writes the reply.
 
 Why not a general-purpose server: on the shared control-plane harness, waitress's event loop and its hand-off of
-every request to a worker thread cost about 300 µs of server CPU per request, more than the whole Flask application
-above it. A connection that owns its thread reads, runs and writes with no hand-off and no loop in between.
+every request to a worker thread cost about 300 µs of server CPU per request, half of what the Flask floor app spends
+in all. A connection that owns its thread reads, runs and writes with no hand-off and no loop in between.
 
 What the registry needs from its server:
 
 - Clients told a registry is insecure (skopeo ``--tls-verify=false``, podman, containerd) first try HTTPS and fall
   back to HTTP only when the handshake fails; a connection whose first byte is a TLS handshake record is closed at
   once instead of waiting out the client's handshake timeout.
-- Request bodies are streamed to the application (``wsgi.input`` reads the socket), so a blob upload is hashed and
-  written as it arrives and a body over an API's limit is refused before it is read. What the application leaves
-  unread is read and dropped before the reply, so the connection stays usable.
-- Blob downloads leave through ``os.sendfile`` (``wsgi.file_wrapper``), never through Python buffers.
+- Request bodies are streamed to the application (``wsgi.input`` reads the socket, see ``request_bodies``), so a
+  blob upload is hashed and written as it arrives and a body over an API's limit is refused before it is read.
+  What the application leaves unread is read and dropped after the reply (up to ``DRAIN_LIMIT``), so the connection
+  stays usable.
+- Whole-blob downloads leave through ``os.sendfile`` (``wsgi.file_wrapper``), never through Python buffers; range
+  replies go through werkzeug's range wrapper in Python.
 """
 
 import logging
@@ -26,131 +28,28 @@ import time
 import urllib.parse
 from email.utils import formatdate
 
-from werkzeug.exceptions import BadRequest, ClientDisconnected
+from werkzeug.exceptions import BadRequest
 from werkzeug.wsgi import FileWrapper
 
 from .config import Config
+from .request_bodies import MAX_BODY_BYTES, ChunkedBody, FixedBody
 
 log = logging.getLogger(__name__)
 
-# ECR's largest layer is 52,000 MiB.
-MAX_BODY_BYTES = 64 * 1024 ** 3
 MAX_LINE_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
 IDLE_SECONDS = 300
 READ_BUFFER = 256 * 1024
 DRAIN_CHUNK = 1024 * 1024
+# The most of an unread body read and dropped to keep its connection; past it the connection is closed instead.
+DRAIN_LIMIT = 64 * 1024 * 1024
+# How long a connection closed with request bytes unread still reads and drops them, so the client can read the
+# reply before the close resets the connection.
+LINGER_SECONDS = 2.0
 _TLS_HANDSHAKE = b"\x16"
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _NO_BODY_STATUS = ("1", "204", "304")
-
-
-class MalformedBody(BadRequest):
-    """A chunked body that breaks its framing; the connection cannot be read any further."""
-
-
-class _FixedBody:
-    """``wsgi.input`` for a body of declared length."""
-
-    def __init__(self, rfile, length: int):
-        self._rfile = rfile
-        self.remaining = length
-
-    @property
-    def finished(self) -> bool:
-        return self.remaining == 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
-        if size == 0:
-            return b""
-        data = self._rfile.read(size)
-        self.remaining -= len(data)
-        if len(data) < size:
-            raise ClientDisconnected("the client closed the connection before the end of the body")
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
-        data = self._rfile.readline(size) if size else b""
-        self.remaining -= len(data)
-        if size and not data:
-            raise ClientDisconnected("the client closed the connection before the end of the body")
-        return data
-
-    def __iter__(self):
-        while line := self.readline():
-            yield line
-
-
-class _ChunkedBody:
-    """``wsgi.input`` for a ``Transfer-Encoding: chunked`` body, decoded as it is read and capped at ``limit``."""
-
-    def __init__(self, rfile, limit: int):
-        self._rfile = rfile
-        self._left = 0
-        self._limit = limit
-        self.finished = False
-
-    def _next_chunk(self) -> None:
-        line = self._rfile.readline(MAX_LINE_BYTES)
-        if not line.endswith(b"\n"):
-            raise ClientDisconnected("the client closed the connection inside a chunked body")
-        size_text = line.split(b";", 1)[0].strip()
-        if not _HEX.fullmatch(size_text):
-            raise MalformedBody("invalid chunk size in a chunked body")
-        size = int(size_text, 16)
-        if size > self._limit:
-            raise MalformedBody(f"the chunked body exceeds {MAX_BODY_BYTES} bytes")
-        self._limit -= size
-        if size:
-            self._left = size
-            return
-        for _ in range(MAX_HEADERS):
-            trailer = self._rfile.readline(MAX_LINE_BYTES)
-            if trailer in (b"\r\n", b"\n"):
-                self.finished = True
-                return
-            if not trailer.endswith(b"\n"):
-                break
-        raise MalformedBody("invalid trailer after a chunked body")
-
-    def read(self, size: int | None = -1) -> bytes:
-        whole = size is None or size < 0
-        pieces = []
-        while not self.finished and (whole or size > 0):
-            if self._left == 0:
-                self._next_chunk()
-                continue
-            want = self._left if whole else min(self._left, size)
-            data = self._rfile.read(want)
-            if len(data) < want:
-                raise ClientDisconnected("the client closed the connection inside a chunked body")
-            pieces.append(data)
-            self._left -= want
-            if not whole:
-                size -= want
-            if self._left == 0 and self._rfile.read(2) not in (b"\r\n",):
-                raise MalformedBody("a chunk does not end with CRLF")
-        return b"".join(pieces)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        """Lines are not a unit of chunked framing; reading them byte-wise is slow but rare (nothing here does)."""
-        line = bytearray()
-        while size is None or size < 0 or len(line) < size:
-            byte = self.read(1)
-            line += byte
-            if not byte or byte == b"\n":
-                break
-        return bytes(line)
-
-    def __iter__(self):
-        while line := self.readline():
-            yield line
 
 
 class SendfileWrapper(FileWrapper):
@@ -193,15 +92,34 @@ class Connection:
         self.sock = sock
         self.address = address
         self.rfile = sock.makefile("rb", READ_BUFFER)
+        self.linger = False
 
     def serve(self) -> None:
         try:
             first = self.sock.recv(1, socket.MSG_PEEK)
-            if not first or first == _TLS_HANDSHAKE:
+            if not first:
+                return
+            if first == _TLS_HANDSHAKE:
+                self.linger = True
                 return
             while self._one_request():
                 pass
-        except (OSError, ValueError):
+        except OSError:
+            pass
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """Close the connection; with request bytes still unread, first read and drop them for a moment, so the
+        reply already sent is not lost to the reset that closing over unread data causes."""
+        try:
+            if self.linger:
+                self.sock.shutdown(socket.SHUT_WR)
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0.2))
+                deadline = time.monotonic() + LINGER_SECONDS
+                while time.monotonic() < deadline and self.sock.recv(DRAIN_CHUNK):
+                    pass
+        except OSError:
             pass
         finally:
             self.rfile.close()
@@ -221,15 +139,17 @@ class Connection:
         if environ is None:
             return False
         body = environ["wsgi.input"]
-        if environ.get("HTTP_EXPECT", "").lower() == "100-continue" and not body.finished:
-            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         reply = _Reply()
         result = None
         try:
             result = self.server.app(environ, _start_response(reply))
-            keep_alive = self._drain(body) and keep_alive
-            return self._send(environ, reply, result, keep_alive)
-        except (OSError, BadRequest):
+            keep_alive = self._send(environ, reply, result, keep_alive and self._can_drain(body))
+        except OSError:
+            return False
+        except BadRequest as exc:
+            # Only a bare WSGI application lets its body's failure escape; Flask answers it itself.
+            if not reply.sent:
+                self._refuse("400 Bad Request", exc.description or "the request body could not be read")
             return False
         except Exception:
             log.exception("the application failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
@@ -239,19 +159,26 @@ class Connection:
         finally:
             if hasattr(result, "close"):
                 result.close()
+        return self._drain(body) and keep_alive
+
+    def _read_line(self, limit: int, status: str, what: str) -> bytes | None:
+        """A line of the request head; None when the client closed the connection or went silent part way."""
+        line = self.rfile.readline(limit + 1) or b""
+        if line.endswith(b"\n"):
+            return line
+        if len(line) > limit:
+            raise _HttpError(status, f"the {what} is too long")
+        return None
 
     def _read_head(self):
         """The WSGI environ of the next request and whether the client allows another after it; (None, False) when
-        the client closed the connection between requests."""
-        line = self.rfile.readline(MAX_LINE_BYTES + 1)
-        for _ in range(4):
+        the client closed the connection or went silent before the request was whole."""
+        for _ in range(5):
+            line = self._read_line(MAX_LINE_BYTES, "414 URI Too Long", "request line")
             if line not in (b"\r\n", b"\n"):
                 break
-            line = self.rfile.readline(MAX_LINE_BYTES + 1)
-        if not line:
+        if not line or line in (b"\r\n", b"\n"):
             return None, False
-        if len(line) > MAX_LINE_BYTES or not line.endswith(b"\n"):
-            raise _HttpError("414 URI Too Long", "the request line is too long")
         parts = line.split()
         if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
             raise _HttpError("400 Bad Request", "malformed request line")
@@ -261,36 +188,39 @@ class Connection:
         environ = self.server.base_environ.copy()
         total = 0
         for _ in range(MAX_HEADERS + 1):
-            header = self.rfile.readline(MAX_LINE_BYTES + 1)
+            header = self._read_line(MAX_HEADER_BYTES - total, "431 Request Header Fields Too Large", "request head")
+            if header is None:
+                return None, False
             total += len(header)
             if header in (b"\r\n", b"\n"):
                 break
-            if total > MAX_HEADER_BYTES or not header.endswith(b"\n"):
-                raise _HttpError("431 Request Header Fields Too Large", "the request headers are too large")
             name, colon, value = header.partition(b":")
-            if not colon or not _TOKEN.fullmatch(name):
+            value = value.strip()
+            if not colon or not _TOKEN.fullmatch(name) or b"\r" in value or b"\0" in value:
                 raise _HttpError("400 Bad Request", "malformed header line")
             if b"_" in name:
                 continue
             key = name.decode("latin-1").upper().replace("-", "_")
             if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 key = "HTTP_" + key
-            value = value.strip().decode("latin-1")
-            if key in environ:
-                if key == "CONTENT_LENGTH" and environ[key] != value:
-                    raise _HttpError("400 Bad Request", "conflicting Content-Length headers")
-                if key != "CONTENT_LENGTH":
-                    environ[key] += "," + value
-            else:
+            value = value.decode("latin-1")
+            if key not in environ:
                 environ[key] = value
+            elif key == "CONTENT_LENGTH":
+                if environ[key] != value:
+                    raise _HttpError("400 Bad Request", "conflicting Content-Length headers")
+            else:
+                environ[key] += "," + value
         else:
             raise _HttpError("431 Request Header Fields Too Large", "too many request headers")
-        self._set_target(environ, target)
         environ["REQUEST_METHOD"] = method
         environ["SERVER_PROTOCOL"] = version
         environ["REMOTE_ADDR"] = self.address[0]
         environ["REMOTE_PORT"] = str(self.address[1])
-        environ["wsgi.input"] = self._body(environ)
+        self._set_target(environ, target)
+        environ["wsgi.input"] = self._body(environ, version)
+        if version == "HTTP/1.1" and "HTTP_HOST" not in environ:
+            raise _HttpError("400 Bad Request", "an HTTP/1.1 request must name its Host")
         connection = environ.get("HTTP_CONNECTION", "").lower()
         keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
         return environ, keep_alive
@@ -299,48 +229,77 @@ class Connection:
     def _set_target(environ: dict, target: str) -> None:
         environ["REQUEST_URI"] = environ["RAW_URI"] = target
         if target.startswith(("http://", "https://")):
-            target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
-        path, _, query = target.partition("?")
-        if not path.startswith("/") and path != "*":
-            raise _HttpError("400 Bad Request", "malformed request target")
-        environ["PATH_INFO"] = urllib.parse.unquote_to_bytes(path).decode("latin-1") if "%" in path else path
+            parts = urllib.parse.urlsplit(target)
+            environ["HTTP_HOST"] = parts.netloc
+            path, query = parts.path or "/", parts.query
+        else:
+            path, _, query = target.partition("?")
+            if not path.startswith("/") and path != "*":
+                raise _HttpError("400 Bad Request", "malformed request target")
+        environ["PATH_INFO"] = (urllib.parse.unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+                                if "%" in path else path)
         environ["QUERY_STRING"] = query
 
-    def _body(self, environ: dict):
+    def _body(self, environ: dict, version: str):
         encoding = environ.get("HTTP_TRANSFER_ENCODING")
         length = environ.get("CONTENT_LENGTH")
+        send_continue = None
+        if version == "HTTP/1.1" and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+            send_continue = self._send_continue
         if encoding is not None:
+            if version != "HTTP/1.1":
+                raise _HttpError("400 Bad Request", "Transfer-Encoding needs HTTP/1.1")
             if encoding.strip().lower() != "chunked":
                 raise _HttpError("501 Not Implemented", f"unsupported Transfer-Encoding {encoding!r}")
             if length is not None:
                 raise _HttpError("400 Bad Request", "a request may not carry both Content-Length and Transfer-Encoding")
-            return _ChunkedBody(self.rfile, MAX_BODY_BYTES)
+            return ChunkedBody(self.rfile, send_continue)
         if length is None:
-            return _FixedBody(self.rfile, 0)
+            return FixedBody(self.rfile, 0)
         if not length.isdigit() or not length.isascii():
             raise _HttpError("400 Bad Request", "invalid Content-Length")
-        if int(length) > MAX_BODY_BYTES:
+        digits = length.lstrip("0")
+        if len(digits) > 18 or int(digits or "0") > MAX_BODY_BYTES:
             raise _HttpError("413 Content Too Large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
-        return _FixedBody(self.rfile, int(length))
+        return FixedBody(self.rfile, int(digits or "0"), send_continue)
 
-    @staticmethod
-    def _drain(body) -> bool:
-        """Read and drop what the application left of the body, so the next request starts where it should; False
-        when that is impossible."""
-        try:
-            while not body.finished:
-                if not body.read(DRAIN_CHUNK):
-                    return body.finished
-        except BadRequest:
+    def _send_continue(self) -> None:
+        self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _can_drain(self, body) -> bool:
+        """Whether what the application left of the body may be read and dropped after the reply to keep the
+        connection; otherwise the reply says the connection closes."""
+        if body.finished:
+            return True
+        if body.broken or body.continue_pending:
             return False
-        return True
+        return not isinstance(body, FixedBody) or body.remaining <= DRAIN_LIMIT
+
+    def _drain(self, body) -> bool:
+        """Read and drop what the application left of the body, so the next request starts where it should; False
+        (and a lingering close) when that is impossible."""
+        drained = 0
+        try:
+            while not body.finished and not body.broken and not body.continue_pending and drained <= DRAIN_LIMIT:
+                drained += len(body.read(DRAIN_CHUNK))
+        except BadRequest:
+            pass
+        if body.finished:
+            return True
+        self.linger = not body.continue_pending
+        return False
 
     def _send(self, environ: dict, reply: _Reply, result, keep_alive: bool) -> bool:
         """Write the reply; True when the connection stays open."""
         chunks = iter(result)
         first = b""
-        sendfile = isinstance(result, SendfileWrapper) and hasattr(result.file, "fileno")
-        if reply.status is None or not sendfile:
+        fd = None
+        if reply.status is not None and isinstance(result, SendfileWrapper):
+            try:
+                fd = result.file.fileno()
+            except (AttributeError, OSError, ValueError):
+                fd = None
+        if reply.status is None or fd is None:
             for first in chunks:
                 if first:
                     break
@@ -357,23 +316,26 @@ class Connection:
                 dated = True
             elif lowered == "connection" and value.lower() == "close":
                 keep_alive = False
+        http_1_1 = environ["SERVER_PROTOCOL"] == "HTTP/1.1"
         no_body = environ["REQUEST_METHOD"] == "HEAD" or reply.status.startswith(_NO_BODY_STATUS)
-        chunked = False
-        if length is None and not no_body:
-            if environ["SERVER_PROTOCOL"] == "HTTP/1.1":
-                chunked = True
-                headers = [*headers, ("Transfer-Encoding", "chunked")]
-            else:
-                keep_alive = False
-        extra = ("" if dated else f"Date: {_http_date()}\r\n") + ("" if keep_alive else "Connection: close\r\n")
+        chunked = length is None and not no_body and http_1_1
+        if length is None and not no_body and not http_1_1:
+            keep_alive = False
+        extra = "" if dated else f"Date: {_http_date()}\r\n"
+        if chunked:
+            extra += "Transfer-Encoding: chunked\r\n"
+        if not keep_alive:
+            extra += "Connection: close\r\n"
+        elif not http_1_1:
+            extra += "Connection: keep-alive\r\n"
         head = (f"HTTP/1.1 {reply.status}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers)
                 + extra + "\r\n").encode("latin-1")
         reply.sent = True
         if no_body:
             self.sock.sendall(head)
-        elif sendfile and length is not None and not first:
+        elif fd is not None and length is not None:
             self.sock.sendall(head)
-            self._sendfile(result.file, length)
+            self._sendfile(fd, result.file.tell(), length)
         elif chunked:
             self.sock.sendall(head + (b"%x\r\n%s\r\n" % (len(first), first) if first else b""))
             for chunk in chunks:
@@ -386,9 +348,7 @@ class Connection:
                 self.sock.sendall(chunk)
         return keep_alive
 
-    def _sendfile(self, file, length: int) -> None:
-        offset = file.tell()
-        fd = file.fileno()
+    def _sendfile(self, fd: int, offset: int, length: int) -> None:
         while length > 0:
             sent = os.sendfile(self.sock.fileno(), fd, offset, min(length, 1 << 30))
             if sent == 0:
@@ -400,6 +360,7 @@ class Connection:
         body = message.encode()
         head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
                 f"Date: {_http_date()}\r\nConnection: close\r\n\r\n").encode("latin-1")
+        self.linger = True
         try:
             self.sock.sendall(head + body)
         except OSError:
@@ -443,24 +404,33 @@ class Server:
 
     def run(self) -> None:
         while not self._closed:
-            self._slots.acquire()
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
                 sock, address = self.listener.accept()
             except OSError:
                 self._slots.release()
-                if self._closed:
-                    return
-                time.sleep(0.05)
+                if not self._closed:
+                    time.sleep(0.05)
                 continue
-            timeout = _timeval(self.idle_seconds)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(target=self._serve, args=(sock, address), daemon=True,
-                                      name=f"http-{address[1]}")
-            with self._lock:
-                self._open[sock] = thread
-            thread.start()
+            try:
+                self._start(sock, address)
+            except (OSError, RuntimeError):
+                log.exception("could not serve a connection from %s", address)
+                sock.close()
+                self._slots.release()
+
+    def _start(self, sock: socket.socket, address) -> None:
+        timeout = _timeval(self.idle_seconds)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        thread = threading.Thread(target=self._serve, args=(sock, address), daemon=True, name=f"http-{address[1]}")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the server is closing")
+            self._open[sock] = thread
+        thread.start()
 
     def _serve(self, sock: socket.socket, address) -> None:
         try:
@@ -472,14 +442,14 @@ class Server:
 
     def close(self, grace: float = 5.0) -> None:
         """Stop accepting, end every connection, and give requests in flight ``grace`` seconds to finish."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
+            open_now = list(self._open.items())
         try:
             self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.listener.close()
-        with self._lock:
-            open_now = list(self._open.items())
         for sock, _ in open_now:
             try:
                 sock.shutdown(socket.SHUT_RD)

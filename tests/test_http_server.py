@@ -4,6 +4,7 @@ around a small WSGI app that reports what it received; the last ones go through 
 
 import contextlib
 import hashlib
+import io
 import json
 import socket
 import threading
@@ -17,13 +18,21 @@ from registry_client import RegistryClient
 
 def report(environ, start_response):
     """Echoes what the server handed over; ``/ignore`` leaves the body unread, ``/stream`` replies without a
-    length, ``/broken`` fails."""
+    length, ``/lazy`` reads the body while its reply is sent, ``/wrapped`` replies with a file wrapper around a
+    file with no descriptor, ``/broken`` fails."""
     path = environ["PATH_INFO"]
     if path == "/broken":
         raise RuntimeError("broken on purpose")
+    if path == "/lazy":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (environ["wsgi.input"].read() for _ in range(1))
+    if path == "/wrapped":
+        start_response("200 OK", [("Content-Length", "5")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"hello"))
     body = b"" if path == "/ignore" else environ["wsgi.input"].read()
     reply = json.dumps({
         "method": environ["REQUEST_METHOD"], "path": path, "query": environ["QUERY_STRING"],
+        "host": environ.get("HTTP_HOST"),
         "length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
         "headers": sorted(key for key in environ if key.startswith("HTTP_")),
     }).encode()
@@ -177,6 +186,10 @@ def test_header_names_with_underscores_never_reach_the_application(server):
     (b"POST /a HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
     (b"POST /a HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n", 413),
     (b"GET a HTTP/1.1\r\n\r\n", 400),
+    (b"GET /a HTTP/1.1\r\n\r\n", 400),
+    (b"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"GET /a HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n", 400),
+    (b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1" + b"0" * 5000 + b"\r\n\r\n", 413),
 ])
 def test_malformed_requests_are_refused_and_the_connection_closed(server, request_bytes, status):
     with connect(server.effective_port) as sock:
@@ -243,6 +256,83 @@ def test_close_ends_idle_connections_and_stops_accepting():
         assert rfile.read() == b""
     with pytest.raises(OSError):
         connect(server.effective_port).close()
+
+
+def test_a_body_broken_by_its_chunked_framing_ends_the_connection(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0\r\n\r\n"
+                     b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        status, headers, _ = read_reply(rfile)
+        assert status == 400 and headers["connection"] == "close"
+        assert rfile.read() == b""
+
+
+def test_a_client_silent_mid_body_gets_a_4xx_and_the_connection_closes():
+    with serving(idle_seconds=0.3) as server, connect(server.effective_port) as sock:
+        sock.sendall(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        rfile = sock.makefile("rb")
+        status, headers, _ = read_reply(rfile)
+        assert status == 400 and headers["connection"] == "close"
+        assert rfile.read() == b""
+
+
+def test_a_client_silent_mid_head_is_closed_without_a_reply():
+    with serving(idle_seconds=0.3) as server, connect(server.effective_port) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n")
+        assert sock.makefile("rb").read() == b""
+
+
+def test_a_body_left_unread_gets_no_100_continue_and_a_large_one_closes_the_connection(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /ignore HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+        rfile = sock.makefile("rb")
+        status, headers, _ = read_reply(rfile)
+        assert status == 200 and headers["connection"] == "close"
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /ignore HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000000\r\n\r\n" + b"x" * 1000)
+        status, headers, _ = read_reply(sock.makefile("rb"))
+        assert status == 200 and headers["connection"] == "close"
+
+
+def test_http_1_0_gets_no_100_continue_and_keeps_alive_when_asked(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /a HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: keep-alive\r\n\r\n"
+                     b"abcGET /b HTTP/1.0\r\n\r\n")
+        rfile = sock.makefile("rb")
+        status, headers, body = read_reply(rfile)
+        assert status == 200 and json.loads(body)["length"] == 3 and headers["connection"] == "keep-alive"
+        assert json.loads(read_reply(rfile)[2])["path"] == "/b"
+
+
+def test_an_application_may_read_the_body_while_its_reply_is_sent(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /lazy HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+        assert read_reply(sock.makefile("rb"))[2] == b"abc"
+
+
+def test_a_file_wrapper_around_a_file_without_a_descriptor_is_sent_by_reading_it(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /wrapped HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_reply(sock.makefile("rb"))[2] == b"hello"
+
+
+@pytest.mark.parametrize("target, path, query, host", [
+    (b"/caf\xc3\xa9%20x", "/caf\xc3\xa9 x", "", "h"),
+    (b"http://other:81?x=1", "/", "x=1", "other:81"),
+    (b"http://other/a/b?c=d/e", "/a/b", "c=d/e", "other"),
+])
+def test_request_targets_become_path_info_query_and_host(server, target, path, query, host):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
+        reply = json.loads(read_reply(sock.makefile("rb"))[2])
+    assert (reply["path"], reply["query"], reply["host"]) == (path, query, host)
+
+
+def test_content_length_with_leading_zeros_is_its_value(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: " + b"0" * 5000 + b"3\r\n\r\nabc")
+        assert json.loads(read_reply(sock.makefile("rb"))[2])["length"] == 3
 
 
 # Through the emulator.
