@@ -66,27 +66,28 @@ class FixedBody(_Body):
     def finished(self) -> bool:
         return self.remaining == 0
 
-    def read(self, size: int | None = -1) -> bytes:
+    def _take(self, size: int | None, reader) -> bytes:
+        """``reader`` applied to at most what remains of the body (all of it when ``size`` is None or negative)."""
         if size is None or size < 0 or size > self.remaining:
             size = self.remaining
         if size == 0:
             return b""
         self._before_read()
-        data = self._read_exactly(size)
-        self.remaining -= size
+        data = reader(size)
+        self.remaining -= len(data)
         return data
 
+    def read(self, size: int | None = -1) -> bytes:
+        return self._take(size, self._read_exactly)
+
     def readline(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
-        if size == 0:
-            return b""
-        self._before_read()
+        return self._take(size, self._read_line)
+
+    def _read_line(self, size: int) -> bytes:
         data = self._rfile.readline(size) or b""
         if not data:
             self.broken = True
             raise ClientDisconnected("the client stopped sending before the end of the request body")
-        self.remaining -= len(data)
         return data
 
 

@@ -1,8 +1,9 @@
 """The HTTP/1.1 server: a thread per connection that reads a request, runs the WSGI application and writes the reply.
 
-Why not a general-purpose server: on the shared control-plane harness, waitress's event loop and its hand-off of
-every request to a worker thread cost about 300 µs of server CPU per request, half of what the Flask floor app spends
-in all. A connection that owns its thread reads, runs and writes with no hand-off and no loop in between.
+Why not a general-purpose server: on the shared control-plane harness (``benchmarks/http_server.py``), waitress's
+event loop and its hand-off of every request to a worker thread cost over 200 µs more server CPU per request than
+this server, a third of what the Flask floor app spends in all. A connection that owns its thread reads, runs and
+writes with no hand-off and no loop in between.
 
 What the registry needs from its server:
 

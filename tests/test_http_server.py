@@ -347,7 +347,8 @@ def test_a_chunked_blob_upload_with_expect_continue_is_stored_and_served_with_ra
     port = int(ecr_emulator.endpoint.rsplit(":", 1)[1])
     with connect(port) as sock:
         sock.sendall(f"POST /v2/team/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: h\r\n"
-                     f"Authorization: {reg.auth}\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n".encode())
+                     f"Authorization: {reg.auth}\r\nTransfer-Encoding: chunked\r\n"
+                     "Expect: 100-continue\r\n\r\n".encode())
         rfile = sock.makefile("rb")
         assert read_reply(rfile)[0] == 100
         sock.sendall(chunked)
