@@ -18,6 +18,7 @@ What the registry needs from its server:
   replies go through werkzeug's range wrapper in Python.
 """
 
+import errno
 import logging
 import os
 import re
@@ -92,10 +93,19 @@ class Connection:
         self.server = server
         self.sock = sock
         self.address = address
-        self.rfile = sock.makefile("rb", READ_BUFFER)
+        self.rfile = None
         self.linger = False
+        self.busy = False
+
+    def shutdown(self) -> None:
+        """End the connection from another thread: its blocked reads and writes return at once."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def serve(self) -> None:
+        self.rfile = self.sock.makefile("rb", READ_BUFFER)
         try:
             first = self.sock.recv(1, socket.MSG_PEEK)
             if not first:
@@ -103,7 +113,7 @@ class Connection:
             if first == _TLS_HANDSHAKE:
                 self.linger = True
                 return
-            while self._one_request():
+            while not self.server.closing and self._one_request():
                 pass
         except OSError:
             pass
@@ -116,7 +126,7 @@ class Connection:
         try:
             if self.linger:
                 self.sock.shutdown(socket.SHUT_WR)
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0.2))
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(1))
                 deadline = time.monotonic() + LINGER_SECONDS
                 while time.monotonic() < deadline and self.sock.recv(DRAIN_CHUNK):
                     pass
@@ -139,12 +149,20 @@ class Connection:
             return False
         if environ is None:
             return False
+        self.busy = True
+        try:
+            return self._answer(environ, keep_alive)
+        finally:
+            self.busy = False
+
+    def _answer(self, environ: dict, keep_alive: bool) -> bool:
         body = environ["wsgi.input"]
         reply = _Reply()
         result = None
         try:
             result = self.server.app(environ, _start_response(reply))
-            keep_alive = self._send(environ, reply, result, keep_alive and self._can_drain(body))
+            keep_alive = keep_alive and self._can_drain(body) and not self.server.closing
+            keep_alive = self._send(environ, reply, result, keep_alive)
         except OSError:
             return False
         except BadRequest as exc:
@@ -229,7 +247,7 @@ class Connection:
     @staticmethod
     def _set_target(environ: dict, target: str) -> None:
         environ["REQUEST_URI"] = environ["RAW_URI"] = target
-        if target.startswith(("http://", "https://")):
+        if target[:8].lower().startswith(("http://", "https://")):
             parts = urllib.parse.urlsplit(target)
             environ["HTTP_HOST"] = parts.netloc
             path, query = parts.path or "/", parts.query
@@ -268,13 +286,13 @@ class Connection:
         self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _can_drain(self, body) -> bool:
-        """Whether what the application left of the body may be read and dropped after the reply to keep the
-        connection; otherwise the reply says the connection closes."""
+        """Whether what the application left of the body can surely be read and dropped after the reply to keep
+        the connection; otherwise the reply says the connection closes. A chunked body's rest has no known size."""
         if body.finished:
             return True
         if body.broken or body.continue_pending:
             return False
-        return not isinstance(body, FixedBody) or body.remaining <= DRAIN_LIMIT
+        return isinstance(body, FixedBody) and body.remaining <= DRAIN_LIMIT
 
     def _drain(self, body) -> bool:
         """Read and drop what the application left of the body, so the next request starts where it should; False
@@ -287,7 +305,8 @@ class Connection:
             pass
         if body.finished:
             return True
-        self.linger = not body.continue_pending
+        # Even a client that asked for 100 Continue may have sent its body without waiting for it.
+        self.linger = True
         return False
 
     def _send(self, environ: dict, reply: _Reply, result, keep_alive: bool) -> bool:
@@ -309,14 +328,18 @@ class Connection:
         headers = reply.headers
         length = None
         dated = False
+        connection_header = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == "content-length":
                 length = int(value)
             elif lowered == "date":
                 dated = True
-            elif lowered == "connection" and value.lower() == "close":
-                keep_alive = False
+            elif lowered == "connection":
+                connection_header = True
+                keep_alive = keep_alive and value.lower() != "close"
+        if connection_header:
+            headers = [(name, value) for name, value in headers if name.lower() != "connection"]
         http_1_1 = environ["SERVER_PROTOCOL"] == "HTTP/1.1"
         no_body = environ["REQUEST_METHOD"] == "HEAD" or reply.status.startswith(_NO_BODY_STATUS)
         chunked = length is None and not no_body and http_1_1
@@ -336,7 +359,7 @@ class Connection:
             self.sock.sendall(head)
         elif fd is not None and length is not None:
             self.sock.sendall(head)
-            self._sendfile(fd, result.file.tell(), length)
+            self._sendfile(result.file, fd, length)
         elif chunked:
             self.sock.sendall(head + (b"%x\r\n%s\r\n" % (len(first), first) if first else b""))
             for chunk in chunks:
@@ -345,14 +368,31 @@ class Connection:
             self.sock.sendall(b"0\r\n\r\n")
         else:
             self.sock.sendall(head + first)
+            sent = len(first)
             for chunk in chunks:
                 self.sock.sendall(chunk)
+                sent += len(chunk)
+            if length is not None and sent != length:
+                log.error("%s %s: the reply body had %d bytes, not the %d its Content-Length declared",
+                          environ["REQUEST_METHOD"], environ["PATH_INFO"], sent, length)
+                return False
         return keep_alive
 
-    def _sendfile(self, fd: int, offset: int, length: int) -> None:
+    def _sendfile(self, file, fd: int, length: int) -> None:
+        """Send ``length`` bytes of ``file`` from its position; by reading it when the kernel cannot sendfile it."""
+        offset = file.tell()
         while length > 0:
-            sent = os.sendfile(self.sock.fileno(), fd, offset, min(length, 1 << 30))
-            if sent == 0:
+            try:
+                sent = os.sendfile(self.sock.fileno(), fd, offset, min(length, 1 << 30))
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    raise
+                file.seek(offset)
+                while length > 0 and (data := file.read(min(length, DRAIN_CHUNK))):
+                    self.sock.sendall(data)
+                    length -= len(data)
+                sent = 0
+            if sent == 0 and length > 0:
                 raise ConnectionError("the file ended before its declared length")
             offset += sent
             length -= sent
@@ -399,25 +439,26 @@ class Server:
             "wsgi.input_terminated": True, "wsgi.file_wrapper": SendfileWrapper,
         }
         self._slots = threading.BoundedSemaphore(max_connections)
-        self._open: dict[socket.socket, threading.Thread] = {}
+        self._open: dict[Connection, threading.Thread] = {}
         self._lock = threading.Lock()
-        self._closed = False
+        self.closing = False
 
     def run(self) -> None:
-        while not self._closed:
+        while not self.closing:
             if not self._slots.acquire(timeout=0.5):
                 continue
             try:
                 sock, address = self.listener.accept()
             except OSError:
                 self._slots.release()
-                if not self._closed:
+                if not self.closing:
                     time.sleep(0.05)
                 continue
             try:
                 self._start(sock, address)
             except (OSError, RuntimeError):
-                log.exception("could not serve a connection from %s", address)
+                if not self.closing:
+                    log.exception("could not serve a connection from %s", address)
                 sock.close()
                 self._slots.release()
 
@@ -426,39 +467,42 @@ class Server:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        thread = threading.Thread(target=self._serve, args=(sock, address), daemon=True, name=f"http-{address[1]}")
+        connection = Connection(self, sock, address)
+        thread = threading.Thread(target=self._serve, args=(connection,), daemon=True, name=f"http-{address[1]}")
         with self._lock:
-            if self._closed:
+            if self.closing:
                 raise RuntimeError("the server is closing")
-            self._open[sock] = thread
-        thread.start()
+            thread.start()
+            self._open[connection] = thread
 
-    def _serve(self, sock: socket.socket, address) -> None:
+    def _serve(self, connection: Connection) -> None:
         try:
-            Connection(self, sock, address).serve()
+            connection.serve()
         finally:
             with self._lock:
-                self._open.pop(sock, None)
+                self._open.pop(connection, None)
             self._slots.release()
 
     def close(self, grace: float = 5.0) -> None:
-        """Stop accepting, end every connection, and give requests in flight ``grace`` seconds to finish."""
+        """Stop accepting and end every connection: idle ones at once, those with a request in flight after its
+        reply (which says the connection closes), or when ``grace`` seconds have passed."""
         with self._lock:
-            self._closed = True
+            self.closing = True
             open_now = list(self._open.items())
         try:
             self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.listener.close()
-        for sock, _ in open_now:
-            try:
-                sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
+        for connection, _ in open_now:
+            if not connection.busy:
+                connection.shutdown()
         deadline = time.monotonic() + grace
         for _, thread in open_now:
             thread.join(max(0.0, deadline - time.monotonic()))
+        for connection, thread in open_now:
+            if thread.is_alive():
+                connection.shutdown()
 
 
 def _timeval(seconds: float) -> bytes:

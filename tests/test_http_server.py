@@ -16,16 +16,22 @@ from ecr_emulator.serving import Server
 from registry_client import RegistryClient
 
 
+BIG_REPLY = 256 * 1024 * 1024
+
+
 def report(environ, start_response):
     """Echoes what the server handed over; ``/ignore`` leaves the body unread, ``/stream`` replies without a
-    length, ``/lazy`` reads the body while its reply is sent, ``/wrapped`` replies with a file wrapper around a
-    file with no descriptor, ``/broken`` fails."""
+    length, ``/big`` replies with ``BIG_REPLY`` bytes, ``/lazy`` reads the body while its reply is sent,
+    ``/wrapped`` replies with a file wrapper around a file with no descriptor, ``/broken`` fails."""
     path = environ["PATH_INFO"]
     if path == "/broken":
         raise RuntimeError("broken on purpose")
     if path == "/lazy":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return (environ["wsgi.input"].read() for _ in range(1))
+    if path == "/big":
+        start_response("200 OK", [("Content-Length", str(BIG_REPLY))])
+        return (b"z" * (1024 * 1024) for _ in range(BIG_REPLY // (1024 * 1024)))
     if path == "/wrapped":
         start_response("200 OK", [("Content-Length", "5")])
         return environ["wsgi.file_wrapper"](io.BytesIO(b"hello"))
@@ -240,6 +246,101 @@ def test_connections_beyond_the_limit_wait_until_one_ends():
             first.close()
             second.settimeout(10)
             assert json.loads(read_reply(second.makefile("rb"))[2])["path"] == "/b"
+
+
+def test_the_connection_limit_is_the_command_line_flag():
+    from ecr_emulator import cli
+    from ecr_emulator.testing import running_server
+
+    assert cli.parse_args([]).max_connections == 1000
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--max-connections", "0"])
+    with running_server("--max-connections", "1") as emulator:
+        port = int(emulator.endpoint.rsplit(":", 1)[1])
+        with connect(port) as first, connect(port) as second:
+            first.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert read_reply(first.makefile("rb"))[0] == 200
+            second.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\n\r\n")
+            second.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                second.recv(1)
+            first.close()
+            second.settimeout(10)
+            assert read_reply(second.makefile("rb"))[0] == 200
+
+
+def test_a_body_sent_without_waiting_for_100_continue_still_gets_the_reply(server):
+    body = b"x" * (80 * 1024 * 1024)
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /ignore HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                     % len(body) + body)
+        status, headers, _ = read_reply(sock.makefile("rb"))
+    assert status == 200 and headers["connection"] == "close"
+
+
+def test_an_unread_chunked_body_makes_the_reply_close_the_connection(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"POST /ignore HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        rfile = sock.makefile("rb")
+        status, headers, _ = read_reply(rfile)
+        assert status == 200 and headers["connection"] == "close"
+        assert rfile.read() == b""
+
+
+def test_a_connection_whose_thread_cannot_start_is_dropped_and_close_still_works(monkeypatch):
+    real_start = threading.Thread.start
+    failures = []
+
+    def start_failing_once(thread):
+        if thread.name.startswith("http-") and not failures:
+            failures.append(thread.name)
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_failing_once)
+    with serving() as server:
+        with connect(server.effective_port) as refused:
+            refused.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+            try:
+                assert refused.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        with connect(server.effective_port) as sock:
+            sock.sendall(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert read_reply(sock.makefile("rb"))[0] == 200
+    assert failures
+
+
+def test_close_lets_a_request_in_flight_finish_and_its_reply_closes_the_connection():
+    with serving() as server, connect(server.effective_port) as sock:
+        sock.sendall(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3000\r\n\r\n" + b"a" * 1000)
+        time.sleep(0.2)
+        closer = threading.Thread(target=server.close, kwargs={"grace": 5})
+        closer.start()
+        for _ in range(2):
+            time.sleep(0.2)
+            sock.sendall(b"a" * 1000)
+        rfile = sock.makefile("rb")
+        status, headers, body = read_reply(rfile)
+        closer.join(5)
+        assert status == 200 and json.loads(body)["length"] == 3000 and headers["connection"] == "close"
+        assert rfile.read() == b""
+
+
+def test_close_ends_a_reply_the_client_does_not_read_once_the_grace_has_passed():
+    with serving() as server, connect(server.effective_port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.close(grace=0.5)
+        received = 0
+        try:
+            while data := sock.recv(1024 * 1024):
+                received += len(data)
+        except ConnectionResetError:
+            pass
+        assert received < BIG_REPLY and time.monotonic() - started < 5
 
 
 def test_close_ends_idle_connections_and_stops_accepting():
