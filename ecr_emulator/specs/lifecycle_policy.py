@@ -8,10 +8,12 @@ Every fault is an ``InvalidParameterException`` that names the rule by its ``rul
 import functools
 import json
 import pathlib
-
-import jsonschema
+from typing import TYPE_CHECKING
 
 from .. import errors
+
+if TYPE_CHECKING:
+    import jsonschema
 
 MAX_WILDCARDS = 4
 # AWS: archived images have a minimum storage duration of 90 days; a policy may not delete them sooner.
@@ -20,7 +22,10 @@ _SINCE = ("sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
 
 
 @functools.lru_cache(maxsize=None)
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> "jsonschema.protocols.Validator":
+    """Built on the first policy put: importing jsonschema costs a tenth of the server's start-up time."""
+    import jsonschema
+
     schema = json.loads(pathlib.Path(__file__).with_name("lifecycle_policy.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -37,7 +42,7 @@ def _rule_fail(priority, fault: str) -> errors.ServiceError:
     return _fail(f"rule with rulePriority {priority}: {fault}")
 
 
-def _schema_fault(document, error: jsonschema.ValidationError) -> errors.ServiceError:
+def _schema_fault(document, error: "jsonschema.ValidationError") -> errors.ServiceError:
     path = list(error.absolute_path)
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
         rule = document["rules"][path[1]]
@@ -133,7 +138,9 @@ def parse(text: str) -> dict:
         document = json.loads(text)
     except ValueError as exc:
         raise _fail(f"the policy is not valid JSON: {exc}") from None
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(document))
     if error is not None:
         raise _schema_fault(document, error)
     for rule in document["rules"]:
