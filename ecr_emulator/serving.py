@@ -42,7 +42,7 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
 IDLE_SECONDS = 300
-READ_BUFFER = 256 * 1024
+READ_BUFFER = 64 * 1024
 DRAIN_CHUNK = 1024 * 1024
 # The most of an unread body read and dropped to keep its connection; past it the connection is closed instead.
 DRAIN_LIMIT = 64 * 1024 * 1024
