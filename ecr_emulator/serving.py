@@ -430,7 +430,8 @@ class Server:
     def __init__(self, app, host: str, port: int, max_connections: int = 1000, idle_seconds: float = IDLE_SECONDS):
         self.app = app
         self.idle_seconds = idle_seconds
-        self.listener = socket.create_server((host, port), backlog=1024)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        self.listener = socket.create_server((host, port), family=family, backlog=1024)
         self.effective_port = self.listener.getsockname()[1]
         self.base_environ = {
             "SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": str(self.effective_port),

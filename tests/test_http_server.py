@@ -343,6 +343,23 @@ def test_close_ends_a_reply_the_client_does_not_read_once_the_grace_has_passed()
         assert received < BIG_REPLY and time.monotonic() - started < 5
 
 
+@pytest.mark.skipif(not socket.has_ipv6, reason="this machine has no IPv6")
+def test_an_ipv6_address_is_served():
+    try:
+        server = Server(report, "::1", 0)
+    except OSError as exc:
+        pytest.skip(f"IPv6 loopback is unavailable here: {exc}")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("::1", server.effective_port), timeout=10) as sock:
+            sock.sendall(b"GET /v6 HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert json.loads(read_reply(sock.makefile("rb"))[2])["path"] == "/v6"
+    finally:
+        server.close(grace=2)
+        thread.join(5)
+
+
 def test_close_ends_idle_connections_and_stops_accepting():
     server = Server(report, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
