@@ -23,11 +23,11 @@ _V1_REGISTRY_ACTIONS = ("ecr:ReplicateImage", "ecr:BatchImportUpstreamImage", "e
 _SET_POLICY_ACTION = "ecr:SetRepositoryPolicy"
 
 
-class _Fault(Exception):
+class PolicyFault(Exception):
     """A policy that breaks the grammar; the text says which part."""
 
 
-def _invalid(kind: str, detail: str) -> Exception:
+def invalid_policy(kind: str, detail: str) -> Exception:
     return errors.InvalidParameterException(
         f"Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid {kind} policy provided'. {detail}")
 
@@ -36,20 +36,20 @@ def _no_duplicate_keys(pairs: list) -> dict:
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise _Fault(f"Duplicate key {key!r}")
+            raise PolicyFault(f"Duplicate key {key!r}")
         seen[key] = value
     return seen
 
 
 def _reject_constant(name: str):
-    raise _Fault(f"{name} is not valid JSON")
+    raise PolicyFault(f"{name} is not valid JSON")
 
 
 def _strings(value, element: str) -> list[str]:
     """A policy element that may be one string or a non-empty list of strings, as a list."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
-        raise _Fault(f"{element} must be a string or a non-empty list of strings")
+        raise PolicyFault(f"{element} must be a string or a non-empty list of strings")
     return items
 
 
@@ -57,49 +57,49 @@ def _check_principal(value, element: str) -> None:
     if value == "*":
         return
     if not isinstance(value, dict) or not value:
-        raise _Fault(f"{element} must be \"*\" or an object keyed by principal type")
+        raise PolicyFault(f"{element} must be \"*\" or an object keyed by principal type")
     for kind, ids in value.items():
         if kind not in _PRINCIPAL_TYPES:
-            raise _Fault(f"{element} has an unknown principal type {kind!r}")
+            raise PolicyFault(f"{element} has an unknown principal type {kind!r}")
         for principal in _strings(ids, f"{element}.{kind}"):
             if kind == "AWS" and not _AWS_PRINCIPAL.fullmatch(principal):
-                raise _Fault(f"Invalid principal {principal!r} in {element}")
+                raise PolicyFault(f"Invalid principal {principal!r} in {element}")
             if kind == "Service" and not _SERVICE_PRINCIPAL.fullmatch(principal):
-                raise _Fault(f"Invalid service principal {principal!r} in {element}")
+                raise PolicyFault(f"Invalid service principal {principal!r} in {element}")
 
 
 def _check_condition(value) -> None:
     if not isinstance(value, dict) or not value:
-        raise _Fault("Condition must be a non-empty object of operators")
+        raise PolicyFault("Condition must be a non-empty object of operators")
     for operator, entries in value.items():
         if not isinstance(entries, dict) or not entries:
-            raise _Fault(f"Condition operator {operator!r} must map condition keys to values")
+            raise PolicyFault(f"Condition operator {operator!r} must map condition keys to values")
         for key, expected in entries.items():
             values = expected if isinstance(expected, list) else [expected]
             if not values or not all(isinstance(v, (str, bool, int, float)) for v in values):
-                raise _Fault(f"Condition key {key!r} must have a value or a non-empty list of values")
+                raise PolicyFault(f"Condition key {key!r} must have a value or a non-empty list of values")
 
 
-def _statements(text: str, allow_resource: bool) -> list[dict]:
-    """The statements of a policy document that follows the grammar, or ``_Fault`` naming what does not."""
+def parse_statements(text: str, allow_resource: bool) -> list[dict]:
+    """The statements of a policy document that follows the grammar, or ``PolicyFault`` naming what does not."""
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        raise _Fault("The policy is not valid JSON") from None
+        raise PolicyFault("The policy is not valid JSON") from None
     if not isinstance(document, dict):
-        raise _Fault("The policy must be a JSON object")
+        raise PolicyFault("The policy must be a JSON object")
     unknown = set(document) - {"Version", "Id", "Statement"}
     if unknown:
-        raise _Fault(f"Unsupported policy element {sorted(unknown)[0]!r}")
+        raise PolicyFault(f"Unsupported policy element {sorted(unknown)[0]!r}")
     if "Version" in document and document["Version"] not in _VERSIONS:
-        raise _Fault(f"Version must be one of {', '.join(_VERSIONS)}")
+        raise PolicyFault(f"Version must be one of {', '.join(_VERSIONS)}")
     if "Id" in document and not isinstance(document["Id"], str):
-        raise _Fault("Id must be a string")
+        raise PolicyFault("Id must be a string")
     statements = document.get("Statement")
     if isinstance(statements, dict):
         statements = [statements]
     if not isinstance(statements, list) or not statements:
-        raise _Fault("Statement must be an object or a non-empty list of objects")
+        raise PolicyFault("Statement must be an object or a non-empty list of objects")
     allowed = {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Condition"}
     if allow_resource:
         allowed |= {"Resource", "NotResource"}
@@ -107,34 +107,34 @@ def _statements(text: str, allow_resource: bool) -> list[dict]:
     for number, statement in enumerate(statements, 1):
         where = f"Statement {number}"
         if not isinstance(statement, dict):
-            raise _Fault(f"{where} must be an object")
+            raise PolicyFault(f"{where} must be an object")
         unknown = set(statement) - allowed
         if unknown:
-            raise _Fault(f"{where} has an unsupported element {sorted(unknown)[0]!r}")
+            raise PolicyFault(f"{where} has an unsupported element {sorted(unknown)[0]!r}")
         if "Sid" in statement:
             if not isinstance(statement["Sid"], str):
-                raise _Fault(f"{where}: Sid must be a string")
+                raise PolicyFault(f"{where}: Sid must be a string")
             if statement["Sid"] in sids:
-                raise _Fault(f"{where}: Sid {statement['Sid']!r} is not unique")
+                raise PolicyFault(f"{where}: Sid {statement['Sid']!r} is not unique")
             sids.add(statement["Sid"])
         if statement.get("Effect") not in ("Allow", "Deny"):
-            raise _Fault(f"{where}: Effect must be Allow or Deny")
+            raise PolicyFault(f"{where}: Effect must be Allow or Deny")
         principals = [k for k in ("Principal", "NotPrincipal") if k in statement]
         if len(principals) != 1:
-            raise _Fault(f"{where} must have exactly one of Principal or NotPrincipal")
+            raise PolicyFault(f"{where} must have exactly one of Principal or NotPrincipal")
         _check_principal(statement[principals[0]], f"{where} {principals[0]}")
         actions = [k for k in ("Action", "NotAction") if k in statement]
         if len(actions) != 1:
-            raise _Fault(f"{where} must have exactly one of Action or NotAction")
+            raise PolicyFault(f"{where} must have exactly one of Action or NotAction")
         for action in _strings(statement[actions[0]], f"{where} {actions[0]}"):
             if action != "*" and not _ACTION.fullmatch(action):
-                raise _Fault(f"{where}: Invalid action {action!r}; only ecr actions are allowed")
+                raise PolicyFault(f"{where}: Invalid action {action!r}; only ecr actions are allowed")
         resources = [k for k in ("Resource", "NotResource") if k in statement]
         if len(resources) > 1:
-            raise _Fault(f"{where} must not have both Resource and NotResource")
+            raise PolicyFault(f"{where} must not have both Resource and NotResource")
         for resource in _strings(statement[resources[0]], f"{where} {resources[0]}") if resources else ():
             if resource != "*" and not resource.startswith("arn:"):
-                raise _Fault(f"{where}: Invalid resource {resource!r}")
+                raise PolicyFault(f"{where}: Invalid resource {resource!r}")
         if "Condition" in statement:
             _check_condition(statement["Condition"])
     return statements
@@ -155,7 +155,7 @@ def _names_account(value, account: str) -> bool:
                for p in _strings(aws, "AWS"))
 
 
-def _locks_out(statements: list[dict], account: str) -> bool:
+def locks_out(statements: list[dict], account: str) -> bool:
     """Whether the policy unconditionally denies the owning account (the identity an access key stands for here)
     ecr:SetRepositoryPolicy, so that no later policy could replace it."""
     for statement in statements:
@@ -187,12 +187,12 @@ def set_repository_policy(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
     text = params["policyText"]
     try:
-        statements = _statements(text, allow_resource=False)
-    except _Fault as fault:
-        raise _invalid("repository", str(fault)) from None
-    if not params.get("force") and _locks_out(statements, registry.account):
-        raise _invalid("repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own account and "
-                                     "would prevent setting another policy; set force to apply it")
+        statements = parse_statements(text, allow_resource=False)
+    except PolicyFault as fault:
+        raise invalid_policy("repository", str(fault)) from None
+    if not params.get("force") and locks_out(statements, registry.account):
+        raise invalid_policy("repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own account "
+                                           "and would prevent setting another policy; set force to apply it")
     with ctx.store.lock:
         repo.policy_text = text
     return {"registryId": registry.account, "repositoryName": repo.name, "policyText": text}
@@ -229,15 +229,15 @@ def put_registry_policy(ctx: RequestContext, params: dict) -> dict:
     registry = ctx.registry()
     text = params["policyText"]
     try:
-        statements = _statements(text, allow_resource=True)
+        statements = parse_statements(text, allow_resource=True)
         if settings.account_setting(registry, "REGISTRY_POLICY_SCOPE") == "V1":
             for number, statement in enumerate(statements, 1):
                 for action in _strings(statement["Action"], "Action") if "Action" in statement else ():
                     if not any(_action_matches(action, allowed) for allowed in _V1_REGISTRY_ACTIONS):
-                        raise _Fault(f"Statement {number}: action {action!r} is not supported by the V1 registry "
-                                     f"policy scope; use {', '.join(_V1_REGISTRY_ACTIONS)}")
-    except _Fault as fault:
-        raise _invalid("registry", str(fault)) from None
+                        raise PolicyFault(f"Statement {number}: action {action!r} is not supported by the V1 "
+                                          f"registry policy scope; use {', '.join(_V1_REGISTRY_ACTIONS)}")
+    except PolicyFault as fault:
+        raise invalid_policy("registry", str(fault)) from None
     with ctx.store.lock:
         registry.settings[settings.REGISTRY_POLICY] = text
     return {"registryId": registry.account, "policyText": text}

@@ -13,7 +13,7 @@ from .views import repository_view
 _ARN = re.compile(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository/(.+)")
 
 
-def _mutability(params: dict) -> tuple[str, list[dict]]:
+def tag_mutability(params: dict) -> tuple[str, list[dict]]:
     """The tag mutability and exclusion filters a request asks for, checked against each other."""
     mutability = params.get("imageTagMutability", "MUTABLE")
     filters = params.get("imageTagMutabilityExclusionFilters")
@@ -30,7 +30,7 @@ def _mutability(params: dict) -> tuple[str, list[dict]]:
     return mutability, [dict(f) for f in (filters or ())]
 
 
-def _encryption(ctx: RequestContext, account: str, config: dict | None) -> dict:
+def encryption_config(ctx: RequestContext, account: str, config: dict | None) -> dict:
     if not config:
         return {"encryptionType": "AES256"}
     kind = config["encryptionType"]
@@ -49,8 +49,8 @@ def create_repository(ctx: RequestContext, params: dict) -> dict:
     name = params["repositoryName"]
     tags = parse_tags(params.get("tags", []))
     check_count(tags)
-    mutability, filters = _mutability(params)
-    encryption = _encryption(ctx, registry.account, params.get("encryptionConfiguration"))
+    mutability, filters = tag_mutability(params)
+    encryption = encryption_config(ctx, registry.account, params.get("encryptionConfiguration"))
     with ctx.store.lock:
         if name in registry.repositories:
             raise errors.RepositoryAlreadyExistsException(
@@ -158,7 +158,7 @@ def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
 @operation("PutImageTagMutability")
 def put_image_tag_mutability(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
-    mutability, filters = _mutability(params)
+    mutability, filters = tag_mutability(params)
     with ctx.store.lock:
         repo.tag_mutability, repo.mutability_exclusions = mutability, filters
     result = {"registryId": registry.account, "repositoryName": repo.name, "imageTagMutability": mutability}
