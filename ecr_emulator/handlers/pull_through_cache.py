@@ -1,0 +1,166 @@
+"""Pull through cache rules: create, describe, update, delete and validate, kept in ``Registry.settings``.
+
+The rules are stored and checked as AWS documents them; nothing is ever pulled from an upstream registry, since the
+emulator has no network to reach one, and Secrets Manager is not emulated, so a well-formed secret ARN in the rule's
+account and Region stands for an existing secret.
+"""
+
+import bisect
+
+from .. import errors, paging
+from ..context import RequestContext
+from ..models import pull_through_cache as ptc
+from . import operation
+
+_DEFAULT_PAGE = 100
+
+
+def _invalid(member: str, constraint: str) -> Exception:
+    return errors.InvalidParameterException(f"Invalid parameter at '{member}' failed to satisfy constraint: "
+                                            f"'{constraint}'")
+
+
+def _not_found(prefix: str, account: str) -> Exception:
+    return errors.PullThroughCacheRuleNotFoundException(
+        f"The pull through cache rule with prefix '{prefix}' does not exist in the registry with id '{account}'")
+
+
+def _refuse_problem(rule: dict, account: str, region: str) -> None:
+    problem = ptc.rule_problem(rule, account, region)
+    if problem:
+        code, message = problem
+        raise errors.by_code(code)(message)
+
+
+def _upstream_prefix(params: dict, prefix: str, upstream: str) -> str | None:
+    """The upstream repository prefix of a new rule: ROOT unless given, and only for ECR to ECR rules, whose
+    documentation allows a non-ROOT value only beside a non-ROOT Amazon ECR repository prefix."""
+    given = params.get("upstreamRepositoryPrefix")
+    if upstream != "ecr":
+        if given is not None:
+            raise _invalid("upstreamRepositoryPrefix", "upstreamRepositoryPrefix is supported only for an Amazon "
+                                                       "ECR upstream registry")
+        return None
+    upstream_prefix = ptc.normalize_prefix(given or ptc.ROOT)
+    if prefix == ptc.ROOT and upstream_prefix != ptc.ROOT:
+        raise _invalid("upstreamRepositoryPrefix", "upstreamRepositoryPrefix can be set only when "
+                                                   "ecrRepositoryPrefix is not ROOT")
+    return upstream_prefix
+
+
+@operation("CreatePullThroughCacheRule")
+def create_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
+    """The upstream registry is inferred from the URL, as AWS does when upstreamRegistry is absent; a given one that
+    names another registry than the URL is refused. ROOT as the Amazon ECR repository prefix is documented only for
+    ECR to ECR rules, so other upstreams need a real prefix."""
+    prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
+    url = params["upstreamRegistryUrl"]
+    upstream = ptc.upstream_of(url)
+    if upstream is None:
+        raise errors.UnsupportedUpstreamRegistryException(
+            f"The upstream registry URL {url} is invalid. Specify a valid upstream registry URL and try again")
+    declared = params.get("upstreamRegistry")
+    if declared is not None and declared != upstream:
+        raise _invalid("upstreamRegistry", f"upstreamRegistry {declared} does not match the upstream registry URL "
+                                           f"{url}, which is {upstream}")
+    if prefix == ptc.ROOT and upstream != "ecr":
+        raise _invalid("ecrRepositoryPrefix", "ROOT is supported only for an Amazon ECR upstream registry")
+    registry = ctx.registry(params.get("registryId"))
+    rule = {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": url, "upstreamRegistry": upstream}
+    for member in ("credentialArn", "customRoleArn"):
+        if params.get(member) is not None:
+            rule[member] = params[member]
+    upstream_prefix = _upstream_prefix(params, prefix, upstream)
+    if upstream_prefix is not None:
+        rule["upstreamRepositoryPrefix"] = upstream_prefix
+    _refuse_problem(rule, registry.account, registry.region)
+    with ctx.store.lock:
+        rules = registry.settings.setdefault(ptc.RULES, {})
+        if prefix in rules:
+            raise errors.PullThroughCacheRuleAlreadyExistsException(
+                f"A pull through cache rule with prefix '{prefix}' already exists in the registry with id "
+                f"'{registry.account}'")
+        if len(rules) >= ptc.MAX_RULES:
+            raise errors.LimitExceededException(
+                f"The registry with id '{registry.account}' already has the maximum of {ptc.MAX_RULES} pull through "
+                f"cache rules")
+        rule["createdAt"] = rule["updatedAt"] = ctx.clock.now()
+        rules[prefix] = rule
+        return ptc.described(rule, registry.account)
+
+
+@operation("DescribePullThroughCacheRules")
+def describe_pull_through_cache_rules(ctx: RequestContext, params: dict) -> dict:
+    """Rules in prefix order; a named prefix that has no rule is PullThroughCacheRuleNotFoundException, as a named
+    repository is for DescribeRepositories. The token carries the last prefix returned, so paging survives
+    concurrent changes."""
+    after = paging.decode(params.get("nextToken"), str)
+    limit = params.get("maxResults", _DEFAULT_PAGE)
+    registry = ctx.registry(params.get("registryId"))
+    with ctx.store.lock:
+        rules = ptc.rules(registry)
+        if "ecrRepositoryPrefixes" in params:
+            wanted = sorted({ptc.normalize_prefix(p) for p in params["ecrRepositoryPrefixes"]})
+            missing = [p for p in wanted if p not in rules]
+            if missing:
+                raise _not_found(missing[0], registry.account)
+        else:
+            wanted = sorted(rules)
+        start = 0 if after is None else bisect.bisect_right(wanted, after)
+        chosen = wanted[start:start + limit]
+        result = {"pullThroughCacheRules": [ptc.described(rules[p], registry.account) for p in chosen]}
+    if start + limit < len(wanted):
+        result["nextToken"] = paging.encode(chosen[-1])
+    return result
+
+
+@operation("UpdatePullThroughCacheRule")
+def update_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
+    """Replaces the rule's credentialArn and/or customRoleArn (a member left out keeps its value); a request that
+    changes neither is refused, as it could only move updatedAt."""
+    prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
+    changes = {m: params[m] for m in ("credentialArn", "customRoleArn") if params.get(m) is not None}
+    registry = ctx.registry(params.get("registryId"))
+    with ctx.store.lock:
+        rule = ptc.rules(registry).get(prefix)
+        if rule is None:
+            raise _not_found(prefix, registry.account)
+        if not changes:
+            raise _invalid("credentialArn", "At least one of credentialArn or customRoleArn must be provided")
+        updated = {**rule, **changes, "updatedAt": ctx.clock.now()}
+        _refuse_problem(updated, registry.account, registry.region)
+        registry.settings[ptc.RULES][prefix] = updated
+        return ptc.described(updated, registry.account)
+
+
+@operation("DeletePullThroughCacheRule")
+def delete_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
+    """Only the rule goes: AWS leaves repositories and images already cached through it in place."""
+    prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
+    registry = ctx.registry(params.get("registryId"))
+    with ctx.store.lock:
+        rule = ptc.rules(registry).get(prefix)
+        if rule is None:
+            raise _not_found(prefix, registry.account)
+        del registry.settings[ptc.RULES][prefix]
+    return ptc.described(rule, registry.account)
+
+
+@operation("ValidatePullThroughCacheRule")
+def validate_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
+    """AWS reads the rule's secret and signs in to the upstream registry; the emulator can do neither (no Secrets
+    Manager, no network), so it does not claim to have. isValid reports instead whether the stored rule is complete
+    and consistent by AWS's rules: the secret or role its upstream requires is present, the secret is in the rule's
+    account and Region, the role in the registry's account. ``failure`` says what is wrong when it is not. Create and
+    Update already refuse such rules, so a rule stored through the API validates."""
+    prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
+    registry = ctx.registry(params.get("registryId"))
+    with ctx.store.lock:
+        rule = ptc.rules(registry).get(prefix)
+        if rule is None:
+            raise _not_found(prefix, registry.account)
+        problem = ptc.rule_problem(rule, registry.account, registry.region)
+        result = {**ptc.described(rule, registry.account), "isValid": problem is None}
+    if problem:
+        result["failure"] = problem[1]
+    return result
