@@ -1,5 +1,6 @@
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -40,6 +41,22 @@ def require_tool(name: str) -> str:
             pytest.fail(reason + " and ECR_EMULATOR_REQUIRE_E2E=1")
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture
+def skopeo(tmp_path):
+    """Run skopeo (without a signature policy, with a private home) and return its result; a failure raises unless
+    ``check=False``."""
+    binary = require_tool("skopeo")
+
+    def run(*args, check=True):
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+        result = subprocess.run([binary, "--insecure-policy", *args], capture_output=True, text=True, env=env,
+                                timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"skopeo {' '.join(args)} failed: {result.stderr}")
+        return result
+    return run
 
 
 def raw_call(endpoint: str, operation: str | None, body: bytes | str | dict = b"{}", headers: dict | None = None):

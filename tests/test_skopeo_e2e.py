@@ -5,26 +5,10 @@ skopeo) unless ECR_EMULATOR_REQUIRE_E2E=1."""
 import base64
 import hashlib
 import json
-import subprocess
 
 import pytest
 
-from conftest import require_tool
 from oci_layout import write_layout
-
-
-@pytest.fixture
-def skopeo(tmp_path):
-    binary = require_tool("skopeo")
-
-    def run(*args, check=True):
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
-        result = subprocess.run([binary, "--insecure-policy", *args], capture_output=True, text=True, env=env,
-                                timeout=300)
-        if check and result.returncode != 0:
-            raise AssertionError(f"skopeo {' '.join(args)} failed: {result.stderr}")
-        return result
-    return run
 
 
 @pytest.fixture

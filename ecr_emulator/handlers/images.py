@@ -1,8 +1,8 @@
 """Image operations: PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages."""
 
 from .. import errors, paging
-from ..context import RequestContext
-from ..models import image_ops, settings, storage
+from ..context import RequestContext, repository_not_found
+from ..models import creation_templates, image_ops, replication, settings, storage
 from ..models.images import Image
 from ..models.manifests import DIGEST_SYNTAX
 from ..models.repository import Repository
@@ -20,14 +20,30 @@ def blob_size_in(ctx: RequestContext, registry_account: str):
     return lambda digest: blobs.size(registry_account, ctx.region, digest)
 
 
+def _push_target(registry, name: str) -> Repository | None:
+    """The repository a push goes to; None when it does not exist yet but a CREATE_ON_PUSH template will create it."""
+    repo = registry.repositories.get(name)
+    if repo is None and creation_templates.matching_template(registry, name, "CREATE_ON_PUSH") is None:
+        raise repository_not_found(name, registry.account)
+    return repo
+
+
 @operation("PutImage")
 def put_image(ctx: RequestContext, params: dict) -> dict:
-    registry, repo = ctx.repository(params)
+    """A push to a repository that does not exist creates it when a CREATE_ON_PUSH creation template covers its name;
+    the repository is kept only if the image is stored."""
+    registry = ctx.registry(params.get("registryId"))
+    name = params["repositoryName"]
+    _push_target(registry, name)
     data = params["imageManifest"].encode()
     manifest = image_ops.parse_manifest(data, params.get("imageManifestMediaType"), params.get("imageDigest"))
     with ctx.store.lock:
-        image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"),
-                            strict=ctx.config.strict_layers, blob_size=blob_size_in(ctx, registry.account))
+        repo = _push_target(registry, name) or creation_templates.new_repository(
+            registry, name, ctx.clock.now(), "CREATE_ON_PUSH")
+        image = image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"),
+                                    strict=ctx.config.strict_layers, blob_size=blob_size_in(ctx, registry.account))
+        registry.repositories.setdefault(name, repo)
+        replication.replicate(ctx.store, registry, repo, image, manifest, params.get("imageTag"))
     image_id = {"imageDigest": manifest.digest}
     if "imageTag" in params:
         image_id["imageTag"] = params["imageTag"]

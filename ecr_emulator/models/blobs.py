@@ -141,6 +141,44 @@ class BlobStore:
         """Blobs are registry-wide, so a cross-repository mount succeeds exactly when the blob is there."""
         return self.exists(account, region, digest)
 
+    def copy_between(self, source_account: str, source_region: str, account: str, region: str, digest: str) -> bool:
+        """Make a blob of one registry present in another (replication); False when the source lacks it. Blobs are
+        immutable and content-addressed, so both names may share one file: a hard link, which appears whole at once,
+        or a copy installed like any other blob where linking fails (another file system)."""
+        source = self.path(source_account, source_region, digest)
+        target = self.path(account, region, digest)
+        if target.exists():
+            return True
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return self._copy_in(source, account, region, target)
+        if self.durable:
+            _fsync_dir(target.parent)
+        return True
+
+    def _copy_in(self, source: pathlib.Path, account: str, region: str, target: pathlib.Path) -> bool:
+        uploads = self._registry_dir(account, region) / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        tmp = uploads / f"{uuid.uuid4()}{_PUT_SUFFIX}"
+        try:
+            try:
+                shutil.copyfile(source, tmp)
+            except FileNotFoundError:
+                return False
+            if self.durable:
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+            self._install(tmp, target)
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def delete(self, account: str, region: str, digest: str) -> bool:
         try:
             self.path(account, region, digest).unlink()

@@ -18,7 +18,7 @@ from .. import protocol
 from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
-from ..models import manifests, storage
+from ..models import creation_templates, manifests, storage
 from ..models import referrers as referrer_images
 from ..specs import model
 from . import access
@@ -64,6 +64,18 @@ class _Request:
             raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
                 "name": name, "registryId": self.account})
         return repo
+
+    def push_target(self, name: str) -> str:
+        """The name of the repository a push writes to: one that exists, or one a CREATE_ON_PUSH creation template
+        will create when its first image is put (until then its blobs are uploaded and checked like any other)."""
+        checked = access.repository_name(name)
+        registry = self.ctx.registry()
+        with self.store.lock:
+            if checked in registry.repositories or creation_templates.matching_template(
+                    registry, checked, "CREATE_ON_PUSH") is not None:
+                return checked
+        raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
+            "name": name, "registryId": self.account})
 
     def call(self, operation: str, params: dict, tolerate: tuple[str, ...] = ()) -> dict | None:
         """Run a JSON API operation in the caller's registry; an error whose code is in ``tolerate`` gives None."""
@@ -169,7 +181,7 @@ def _chunks():
 # Blobs.
 
 def get_blob(caller: _Request, name: str, digest: str):
-    caller.repository(name)
+    caller.push_target(name)
     path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
     if not path.is_file():
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
@@ -196,7 +208,7 @@ def _upload_status(name: str, upload_id: str, size: int, status: int) -> Respons
 
 def start_upload(caller: _Request, name: str):
     """POST: a monolithic upload (``digest``), a cross-repository mount (``mount``/``from``), or a new session."""
-    caller.repository(name)
+    caller.push_target(name)
     mount = request.args.get("mount")
     if mount is not None:
         if caller.blobs.mount(caller.account, caller.region, access.digest(mount)):
@@ -248,14 +260,14 @@ def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> 
 
 
 def patch_upload(caller: _Request, name: str, upload: str):
-    caller.repository(name)
+    caller.push_target(name)
     size = _upload_size(caller, upload)
     size = _append(caller, name, upload, _content_range_start(size))
     return _upload_status(name, upload, size, 202)
 
 
 def finish_upload(caller: _Request, name: str, upload: str):
-    caller.repository(name)
+    caller.push_target(name)
     _upload_size(caller, upload)
     digest = request.args.get("digest")
     if digest is None:
@@ -271,12 +283,12 @@ def finish_upload(caller: _Request, name: str, upload: str):
 
 
 def upload_status(caller: _Request, name: str, upload: str):
-    caller.repository(name)
+    caller.push_target(name)
     return _upload_status(name, upload, _upload_size(caller, upload), 204)
 
 
 def cancel_upload(caller: _Request, name: str, upload: str):
-    caller.repository(name)
+    caller.push_target(name)
     _upload_size(caller, upload)
     caller.blobs.cancel(caller.account, caller.region, upload)
     return Response(status=204)
@@ -341,7 +353,7 @@ def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] |
 
 
 def put_manifest(caller: _Request, name: str, reference: str):
-    repo = caller.repository(name)
+    name = caller.push_target(name)
     image_id = _image_id(reference)
     limit = model.shape("ImageManifest")["max"]
     if (request.content_length or 0) > limit:
@@ -355,7 +367,7 @@ def put_manifest(caller: _Request, name: str, reference: str):
         raise RegistryError(400, "MANIFEST_INVALID", "manifest is not UTF-8 JSON") from None
     if not text:
         raise RegistryError(400, "MANIFEST_INVALID", "manifest is empty")
-    params = {"repositoryName": repo.name, "imageManifest": text, **image_id}
+    params = {"repositoryName": name, "imageManifest": text, **image_id}
     media_type = (request.mimetype or "").strip()
     if media_type in manifests.MANIFEST_TYPES:
         params["imageManifestMediaType"] = media_type
@@ -363,7 +375,7 @@ def put_manifest(caller: _Request, name: str, reference: str):
     caller.call("PutImage", params, tolerate=("ImageAlreadyExistsException",))
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest, "Content-Length": "0"}
     with caller.store.lock:
-        image = repo.images.by_digest.get(digest)
+        image = caller.repository(name).images.by_digest.get(digest)
         subject = image.subject if image is not None else None
     if subject:
         headers["OCI-Subject"] = subject

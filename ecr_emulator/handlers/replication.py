@@ -1,0 +1,78 @@
+"""Replication: PutReplicationConfiguration, DescribeRegistry and DescribeImageReplicationStatus.
+
+The configuration is kept in ``Registry.settings`` under ``models.replication.CONFIGURATION`` and checked against the
+limits AWS documents for private image replication before it replaces the old one, so a refused configuration changes
+nothing. The copying itself runs from PutImage (``models.replication.replicate``).
+"""
+
+from .. import errors
+from ..context import RequestContext
+from ..models import replication
+from . import operation
+from .images import described
+
+# AWS: "up to 25 unique destinations across all rules" (the model allows 100 per rule; 10 rules and 100 filters per
+# rule are the model's own limits, checked before any handler runs).
+MAX_UNIQUE_DESTINATIONS = 25
+
+
+def _invalid(detail: str) -> Exception:
+    return errors.InvalidParameterException(
+        f"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: '{detail}'")
+
+
+def _checked(ctx: RequestContext, config: dict) -> dict:
+    """The configuration as stored and answered, or the fault AWS reports for it."""
+    rules, unique = [], set()
+    source_partition = replication.partition(ctx.region)
+    for rule in config["rules"]:
+        destinations = []
+        for destination in rule["destinations"]:
+            region, account = destination["region"], destination["registryId"]
+            if (region, account) == (ctx.region, ctx.account):
+                raise _invalid("Replication destination cannot be the same as the source registry")
+            if replication.partition(region) != source_partition:
+                raise _invalid(f"Replication across AWS partitions is not supported: {ctx.region} is in "
+                               f"{source_partition}, {region} in {replication.partition(region)}")
+            unique.add((region, account))
+            destinations.append({"region": region, "registryId": account})
+        stored = {"destinations": destinations}
+        if "repositoryFilters" in rule:
+            stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
+                                           for f in rule["repositoryFilters"]]
+        rules.append(stored)
+    if len(unique) > MAX_UNIQUE_DESTINATIONS:
+        raise _invalid(f"A replication configuration may contain up to {MAX_UNIQUE_DESTINATIONS} unique "
+                       f"destinations across all rules; {len(unique)} were given")
+    return {"rules": rules}
+
+
+@operation("PutReplicationConfiguration")
+def put_replication_configuration(ctx: RequestContext, params: dict) -> dict:
+    """Replaces the registry's whole configuration; it applies to images pushed from now on."""
+    config = _checked(ctx, params["replicationConfiguration"])
+    registry = ctx.registry()
+    with ctx.store.lock:
+        registry.settings[replication.CONFIGURATION] = config
+    return {"replicationConfiguration": config}
+
+
+@operation("DescribeRegistry")
+def describe_registry(ctx: RequestContext, params: dict) -> dict:
+    registry = ctx.registry()
+    with ctx.store.lock:
+        return {"registryId": registry.account, "replicationConfiguration": replication.configuration(registry)}
+
+
+@operation("DescribeImageReplicationStatus")
+def describe_image_replication_status(ctx: RequestContext, params: dict) -> dict:
+    """Replication is synchronous here, so every recorded status is COMPLETE or FAILED, never IN_PROGRESS; an image
+    never replicated (or one that arrived by replication) has none."""
+    _, repo = ctx.repository(params)
+    with ctx.store.lock:
+        [image] = described(repo, [params["imageId"]])
+        statuses = replication.statuses(image)
+    image_id = {"imageDigest": image.digest}
+    if "imageTag" in params["imageId"]:
+        image_id["imageTag"] = params["imageId"]["imageTag"]
+    return {"repositoryName": repo.name, "imageId": image_id, "replicationStatuses": statuses}
