@@ -9,11 +9,14 @@ from botocore.exceptions import ClientError
 import sample_manifests as m
 from conftest import error_of, push, raw_call
 from ecr_emulator.models.replication import policy_allows
+from ecr_emulator.specs import model
 from ecr_emulator.testing import running_server
 from registry_client import RegistryClient
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
+# The model's own limit on rules: 10 in botocore 1.43, 25 in 1.44.
+MAX_RULES = model.shape("ReplicationRuleList")["max"]
 HOME, AWAY = "us-east-1", "eu-west-1"
 
 
@@ -91,9 +94,9 @@ def _fault(ecr_emulator, config: dict) -> tuple[str, str]:
     ({"rules": [rule(*[destination(f"eu-west-{n}", OTHER) for n in range(13)]),
                 rule(*[destination(f"us-west-{n}", OTHER) for n in range(13)])]},
      "may contain up to 25 unique destinations across all rules; 26 were given"),
-    ({"rules": [rule(destination(f"eu-west-{n}", OTHER)) for n in range(11)]},
+    ({"rules": [rule(destination("eu-west-1", OTHER))] * (MAX_RULES + 1)},
      "at 'replicationConfiguration.rules' failed to satisfy constraint: Member must have length less than or equal "
-     "to 10"),
+     f"to {MAX_RULES}"),
     ({"rules": [rule(prefixes=tuple(f"p{n}" for n in range(101)))]},
      "failed to satisfy constraint: Member must have length less than or equal to 100"),
     ({"rules": [{"destinations": [destination()], "repositoryFilters": []}]},
