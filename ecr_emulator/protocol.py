@@ -32,8 +32,8 @@ def new_request_id() -> str:
 
 
 def _reply(status: int, body: dict, request_id: str) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status=status, content_type=CONTENT_TYPE,
-                    headers={"x-amzn-RequestId": request_id})
+    return Response(json.dumps(body, separators=(",", ":")), status=status,
+                    headers=[("Content-Type", CONTENT_TYPE), ("x-amzn-RequestId", request_id)])
 
 
 def _operation(target: str | None) -> str:
@@ -60,13 +60,19 @@ def _read_body(stream, length: int | None, max_bytes: int) -> bytes:
     return b"".join(pieces)
 
 
-def _params(max_bytes: int) -> dict:
-    length = request.content_length
+def _params(environ: dict, max_bytes: int) -> dict:
+    """The request's JSON object. The body is read from the WSGI environ rather than through werkzeug's request
+    properties, which cost a third of this endpoint's own time: a declared length is read exactly, an undeclared one
+    only from a server that ends the stream itself (``wsgi.input_terminated``, as chunked bodies need)."""
+    declared = environ.get("CONTENT_LENGTH")
+    length = int(declared) if declared and declared.isdigit() else None
     if length is not None and length > max_bytes:
         raise errors.RequestEntityTooLargeException(
             f"The request body of {length} bytes exceeds the limit of {max_bytes} bytes")
+    if length is None and not environ.get("wsgi.input_terminated"):
+        return {}
     try:
-        raw = _read_body(request.stream, length, max_bytes)
+        raw = _read_body(environ["wsgi.input"], length, max_bytes)
     except BadRequest as exc:
         raise errors.SerializationException(f"The request body could not be read: {exc.description}") from None
     if not raw.strip():
@@ -114,7 +120,7 @@ def json_api():
     environ = request.environ
     try:
         operation = _operation(environ.get("HTTP_X_AMZ_TARGET"))
-        params = _params(config.max_body_bytes)
+        params = _params(environ, config.max_body_bytes)
         account, region = identity.caller(environ.get("HTTP_AUTHORIZATION"), config.account_id,
                                           config.default_region)
         ctx = RequestContext(app_config["ECR_STORE"], config, account, region, request_id)
