@@ -11,8 +11,13 @@ from ..specs import model
 
 _HANDLERS: dict = {}
 
-def operation(name: str):
+def operation(name: str, optional: bool = False):
+    """Register the decorated handler for ``name``. A name the loaded model lacks is a mistake, unless ``optional``
+    marks an operation newer than the oldest botocore the package allows: its handler then stays unregistered, as
+    no request for it can pass validation against that model."""
     if name not in model.operations():
+        if optional:
+            return lambda func: func
         raise ValueError(f"{name} is not an operation of the ECR model")
 
     def register(func):
