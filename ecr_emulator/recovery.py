@@ -21,13 +21,17 @@ def open_store(store: Store, config: Config) -> None:
     if registries is not None:
         store.restore_state(registries)
     replayed = 0
-    for record in persistence.journal_records():
-        with store.clock.frozen_at(record["now"]):
-            if record["op"] == lifecycle.JOURNAL_OP:
-                lifecycle.run_all(store)
-            else:
-                _replay_operation(store, config, record)
-        replayed += 1
+    store.replaying = True
+    try:
+        for record in persistence.journal_records():
+            with store.clock.frozen_at(record["now"]):
+                if record["op"] == lifecycle.JOURNAL_OP:
+                    lifecycle.run_all(store)
+                else:
+                    _replay_operation(store, config, record)
+            replayed += 1
+    finally:
+        store.replaying = False
     persistence.compact(store.snapshot_state())
     store.persistence = persistence
     store.subscribe("reset", lambda: persistence.compact(store.snapshot_state()))

@@ -34,7 +34,8 @@ def put_image(ctx: RequestContext, params: dict) -> dict:
     the repository is kept only if the image is stored."""
     registry = ctx.registry(params.get("registryId"))
     name = params["repositoryName"]
-    _push_target(registry, name)
+    with ctx.store.lock:
+        _push_target(registry, name)
     data = params["imageManifest"].encode()
     manifest = image_ops.parse_manifest(data, params.get("imageManifestMediaType"), params.get("imageDigest"))
     with ctx.store.lock:

@@ -37,6 +37,8 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
             unique.add((region, account))
             destinations.append({"region": region, "registryId": account})
         stored = {"destinations": destinations}
+        if "deleteReplication" in rule:
+            stored["deleteReplication"] = {"enabled": rule["deleteReplication"]["enabled"]}
         if "repositoryFilters" in rule:
             stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
                                            for f in rule["repositoryFilters"]]

@@ -123,6 +123,8 @@ def untag(store: Store, repo: Repository, tag: str) -> Image | None:
     image = repo.images.untag(tag)
     if image is not None and not image.tags:
         delete_image(store, repo, image)
+    elif image is not None:
+        store.notify("tag_removed", repo, image, tag)
     return image
 
 

@@ -4,16 +4,17 @@ replication backfills (the copy of images that already exist).
 Replication here is synchronous: PutImage calls ``replicate`` under the store lock right after the image is stored, so
 each destination's outcome is known when the push answers and is kept with the source image (in ``Image.extra``) for
 DescribeImageReplicationStatus. Only a push through PutImage replicates on arrival, so images that arrive by
-replication are not replicated again then, and deletes and lifecycle expiries are never copied (as at AWS). A copy
-that cannot happen never fails the push; it is recorded as FAILED with one of the failure codes below (the model's
-ReplicationError is a plain string without an enum, so the codes are the emulator's). A backfill
-(``start_backfill``) copies each image through the same ``replicate_image`` as a push, so its outcomes are recorded
-the same way.
+replication are not replicated again then; deletes, tag removals and lifecycle expiries are replicated only by rules
+that enable ``deleteReplication`` (``follow_deletions``), as at AWS. A copy that cannot happen never fails the push;
+it is recorded as FAILED with one of the failure codes below (the model's ReplicationError is a plain string without
+an enum, so the codes are the emulator's). A backfill (``start_backfill``) copies each image through the same
+``replicate_image`` as a push, so its outcomes are recorded the same way.
 """
 
 import hashlib
 import json
 import re
+import threading
 import uuid
 
 from .. import errors
@@ -59,11 +60,14 @@ def configuration(registry: Registry) -> dict:
     return registry.settings.get(CONFIGURATION) or DEFAULT_CONFIGURATION
 
 
-def destinations(registry: Registry, repository_name: str) -> list[tuple[str, str]]:
-    """(region, registryId) of every destination of the rules whose filters match the repository, each once. A rule
-    without filters matches every repository; a PREFIX_MATCH filter matches names that start with it."""
+def destinations(registry: Registry, repository_name: str, deletes: bool = False) -> list[tuple[str, str]]:
+    """(region, registryId) of every destination of the rules whose filters match the repository, each once; with
+    ``deletes``, only of the rules that replicate deletions. A rule without filters matches every repository; a
+    PREFIX_MATCH filter matches names that start with it."""
     found: dict[tuple[str, str], None] = {}
     for rule in configuration(registry)["rules"]:
+        if deletes and not rule.get("deleteReplication", {}).get("enabled"):
+            continue
         filters = rule.get("repositoryFilters")
         if filters and not any(repository_name.startswith(f["filter"]) for f in filters):
             continue
@@ -99,6 +103,43 @@ def replicate_image(store: Store, source: Registry, repo: Repository, image: Ima
     return failures
 
 
+def follow_deletions(store: Store) -> None:
+    """Replicate image deletions and tag removals for the rules that enable ``deleteReplication``, as AWS documents
+    it: a tag removed from an image that keeps other tags is removed from the image in each destination; an image
+    deleted (by digest, with its last tag, or by a lifecycle policy) is deleted with all its tags in each
+    destination. Removals that replication itself makes are not replicated further."""
+    store.subscribe("image_deleted", lambda repo, image: _replicate_removal(store, repo, image.digest, None))
+    store.subscribe("tag_removed", lambda repo, image, tag: _replicate_removal(store, repo, image.digest, tag))
+
+
+_removing = threading.local()
+
+
+def _replicate_removal(store: Store, repo: Repository, digest: str, tag: str | None) -> None:
+    if getattr(_removing, "active", False):
+        return
+    source = store.registry(repo.account, repo.region)
+    _removing.active = True
+    try:
+        for region, account in destinations(source, repo.name, deletes=True):
+            target = store.registry(account, region)
+            copy = target.repositories.get(repo.name)
+            arn = f"arn:aws:ecr:{region}:{account}:repository/{repo.name}"
+            if copy is None or (account != source.account and not policy_allows(
+                    target.settings.get(settings.REGISTRY_POLICY), source.account, "ecr:ReplicateImage", arn)):
+                continue
+            if tag is not None:
+                image = copy.images.by_tag.get(tag)
+                if image is not None and image.digest == digest:
+                    image_ops.untag(store, copy, tag)
+                continue
+            image = copy.images.by_digest.get(digest)
+            if image is not None and not image_ops.referencing_lists(copy, image):
+                image_ops.delete_image(store, copy, image)
+    finally:
+        _removing.active = False
+
+
 def create_replicated_repository(store: Store, registry: Registry, name: str) -> Repository:
     """The repository a replication creates in a destination that lacks it. Repository settings are not replicated:
     it has the settings of the destination's creation template for REPLICATION that matches its name, else the
@@ -124,7 +165,8 @@ def _copy(store: Store, source: Registry, name: str, image: Image, manifest: Man
     if repo is None:
         repo = create_replicated_repository(store, target, name)
     blobs = store.blobs
-    if blobs is not None:
+    # A replayed journal finds the blobs it copied already in place; copying again would bring back any deleted since.
+    if blobs is not None and not store.replaying:
         for digest in manifest.blobs():
             blobs.copy_between(source.account, source.region, target.account, target.region, digest)
 

@@ -28,6 +28,8 @@ class Store:
         self._listeners: dict[str, list] = {}
         self.persistence = None
         self.blobs = None
+        # True while a state directory's journal is replayed: effects outside the state (blob files) already happened.
+        self.replaying = False
 
     def registry(self, account: str, region: str) -> Registry:
         key = (account, region)
