@@ -14,6 +14,18 @@ def ecr(ecr_emulator):
 
 
 @pytest.fixture
+def away(ecr_emulator):
+    """A boto3 ECR client of the default account in eu-west-1: another registry, for replication."""
+    return ecr_emulator.server.client(region="eu-west-1")
+
+
+@pytest.fixture
+def other(ecr_emulator):
+    """A boto3 ECR client of account 210987654321 in us-east-1: another account's registry."""
+    return ecr_emulator.server.client(access_key="210987654321")
+
+
+@pytest.fixture
 def repo(ecr):
     """A repository named "app" in the default registry."""
     ecr.create_repository(repositoryName="app")

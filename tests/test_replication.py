@@ -54,14 +54,6 @@ def repositories(client) -> list[str]:
     return sorted(r["repositoryName"] for r in client.describe_repositories()["repositories"])
 
 
-@pytest.fixture
-def away(ecr_emulator):
-    return ecr_emulator.server.client(region=AWAY)
-
-
-@pytest.fixture
-def other(ecr_emulator):
-    return ecr_emulator.server.client(access_key=OTHER)
 
 
 def test_describe_registry_defaults_and_configuration_round_trip(ecr, away):

@@ -22,14 +22,6 @@ needs_backfills = pytest.mark.skipif(
 DAY = 24 * 3600
 
 
-@pytest.fixture
-def away(ecr_emulator):
-    return ecr_emulator.server.client(region=AWAY)
-
-
-@pytest.fixture
-def other(ecr_emulator):
-    return ecr_emulator.server.client(access_key=OTHER)
 
 
 def start(ecr, dest: dict | None = None) -> dict:

@@ -22,10 +22,6 @@ def deleting(*destinations: dict, enabled: bool = True) -> dict:
     return {**rule(*destinations), "deleteReplication": {"enabled": enabled}}
 
 
-@pytest.fixture
-def away(ecr_emulator):
-    return ecr_emulator.server.client(region=AWAY)
-
 
 @needs_delete_replication
 def test_the_setting_is_stored_and_answered(ecr):
