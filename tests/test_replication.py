@@ -54,8 +54,6 @@ def repositories(client) -> list[str]:
     return sorted(r["repositoryName"] for r in client.describe_repositories()["repositories"])
 
 
-
-
 def test_describe_registry_defaults_and_configuration_round_trip(ecr, away):
     assert ecr.describe_registry()["registryId"] == ACCOUNT
     assert ecr.describe_registry()["replicationConfiguration"] == {"rules": []}

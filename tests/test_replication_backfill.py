@@ -22,8 +22,6 @@ needs_backfills = pytest.mark.skipif(
 DAY = 24 * 3600
 
 
-
-
 def start(ecr, dest: dict | None = None) -> dict:
     return ecr.start_replication_backfill(destination=dest or destination())
 

@@ -22,7 +22,6 @@ def deleting(*destinations: dict, enabled: bool = True) -> dict:
     return {**rule(*destinations), "deleteReplication": {"enabled": enabled}}
 
 
-
 @needs_delete_replication
 def test_the_setting_is_stored_and_answered(ecr):
     config = {"rules": [deleting(), rule(destination("us-west-2"))]}
