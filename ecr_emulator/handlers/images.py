@@ -22,10 +22,9 @@ def blob_size_in(ctx: RequestContext, registry_account: str):
 
 def _push_target(registry, name: str) -> Repository | None:
     """The repository a push goes to; None when it does not exist yet but a CREATE_ON_PUSH template will create it."""
-    repo = registry.repositories.get(name)
-    if repo is None and creation_templates.matching_template(registry, name, "CREATE_ON_PUSH") is None:
+    if not creation_templates.accepts_push(registry, name):
         raise repository_not_found(name, registry.account)
-    return repo
+    return registry.repositories.get(name)
 
 
 @operation("PutImage")

@@ -45,6 +45,12 @@ def matching_template(registry, repository_name: str, applied_for: str) -> dict 
     return best
 
 
+def accepts_push(registry, name: str) -> bool:
+    """Whether a push to ``name`` may go ahead: its repository exists, or a CREATE_ON_PUSH template will create it
+    when its first image is put."""
+    return name in registry.repositories or matching_template(registry, name, "CREATE_ON_PUSH") is not None
+
+
 def new_repository(registry, name: str, now: float, applied_for: str) -> Repository | None:
     """The repository ECR creates for ``applied_for`` with the matching template's settings, not yet registered (the
     caller adds it once the action that needs it succeeds); None when no template applies."""

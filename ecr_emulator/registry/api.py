@@ -71,8 +71,7 @@ class _Request:
         checked = access.repository_name(name)
         registry = self.ctx.registry()
         with self.store.lock:
-            if checked in registry.repositories or creation_templates.matching_template(
-                    registry, checked, "CREATE_ON_PUSH") is not None:
+            if creation_templates.accepts_push(registry, checked):
                 return checked
         raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
             "name": name, "registryId": self.account})
