@@ -12,39 +12,35 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench", "control_plane.py")
-
-_REPLIES = {
-    "CreateRepository": {"repository": {"repositoryName": "r", "registryId": "123456789012"}},
-    "PutImage": {"image": {"repositoryName": "r", "imageId": {"imageTag": "t"}}},
-    "DescribeImages": {"imageDetails": []},
-    "BatchGetImage": {"images": [], "failures": []},
-    "ListImages": {"imageIds": []},
-    "GetAuthorizationToken": {"authorizationData": []},
-    "DescribeRepositories": {"repositories": []},
-    "BatchDeleteImage": {"imageIds": [], "failures": []},
-    "DeleteRepository": {"repository": {"repositoryName": "r"}},
-    "PutLifecyclePolicy": {"repositoryName": "r"},
-}
+BENCH = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+HARNESS = os.path.join(BENCH, "control_plane.py")
 
 
-def bare_app(environ, start_response):
-    operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
-    json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
-    body = json.dumps(_REPLIES[operation]).encode()
-    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))])
-    return [body]
+def bare_app(replies: dict):
+    """A WSGI app giving the floor app's canned replies (``flask_floor.REPLIES``) without Flask."""
+    def app(environ, start_response):
+        operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+        params = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+        body = json.dumps(replies[operation](params)).encode()
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    return app
 
 
 def serve(kind: str, port: int) -> None:
+    sys.path.insert(0, BENCH)
+    from flask_floor import REPLIES
+
+    app = bare_app(REPLIES)
     if kind == "waitress":
         import waitress
 
-        waitress.serve(bare_app, host="127.0.0.1", port=port, threads=8, _quiet=True)
+        waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True)
         return
     from ecr_emulator.serving import Server
 
-    Server(bare_app, "127.0.0.1", port).run()
+    Server(app, "127.0.0.1", port).run()
 
 
 def main() -> int:
