@@ -3,26 +3,34 @@ malformed requests, the TLS hang-up, idle and connection limits, and shutdown. M
 around a small WSGI app that reports what it received; the last ones go through the emulator itself."""
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
+import pathlib
 import socket
+import tempfile
 import threading
 import time
 
 import pytest
 
+from ecr_emulator import serving as http_serving
 from ecr_emulator.serving import Server
 from registry_client import RegistryClient
 
 
 BIG_REPLY = 256 * 1024 * 1024
+FILE_BYTES = bytes(range(256)) * 64
+FILE_PATH = pathlib.Path(tempfile.mkdtemp(prefix="http-server-test-")) / "blob"
+FILE_PATH.write_bytes(FILE_BYTES)
 
 
 def report(environ, start_response):
     """Echoes what the server handed over; ``/ignore`` leaves the body unread, ``/stream`` replies without a
     length, ``/big`` replies with ``BIG_REPLY`` bytes, ``/lazy`` reads the body while its reply is sent,
-    ``/wrapped`` replies with a file wrapper around a file with no descriptor, ``/broken`` fails."""
+    ``/wrapped`` replies with a file wrapper around a file with no descriptor, ``/file`` with one around a real file,
+    ``/short`` with fewer bytes than its Content-Length, ``/broken`` fails."""
     path = environ["PATH_INFO"]
     if path == "/broken":
         raise RuntimeError("broken on purpose")
@@ -32,6 +40,12 @@ def report(environ, start_response):
     if path == "/big":
         start_response("200 OK", [("Content-Length", str(BIG_REPLY))])
         return (b"z" * (1024 * 1024) for _ in range(BIG_REPLY // (1024 * 1024)))
+    if path == "/short":
+        start_response("200 OK", [("Content-Length", "10")])
+        return [b"12345"]
+    if path == "/file":
+        start_response("200 OK", [("Content-Length", str(len(FILE_BYTES)))])
+        return environ["wsgi.file_wrapper"](open(FILE_PATH, "rb"))
     if path == "/wrapped":
         start_response("200 OK", [("Content-Length", "5")])
         return environ["wsgi.file_wrapper"](io.BytesIO(b"hello"))
@@ -433,6 +447,30 @@ def test_a_file_wrapper_around_a_file_without_a_descriptor_is_sent_by_reading_it
     with connect(server.effective_port) as sock:
         sock.sendall(b"GET /wrapped HTTP/1.1\r\nHost: h\r\n\r\n")
         assert read_reply(sock.makefile("rb"))[2] == b"hello"
+
+
+def test_a_file_is_sent_whole_with_sendfile_and_by_reading_where_the_kernel_refuses(server, monkeypatch):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /file HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_reply(sock.makefile("rb"))[2] == FILE_BYTES
+
+    def refuse(*args):
+        raise OSError(errno.EINVAL, "sendfile is not supported here")
+
+    monkeypatch.setattr(http_serving.os, "sendfile", refuse)
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /file HTTP/1.1\r\nHost: h\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert read_reply(rfile)[2] == FILE_BYTES
+        assert json.loads(read_reply(rfile)[2])["path"] == "/a"
+
+
+def test_a_reply_shorter_than_its_content_length_ends_the_connection(server):
+    with connect(server.effective_port) as sock:
+        sock.sendall(b"GET /short HTTP/1.1\r\nHost: h\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert rfile.readline().startswith(b"HTTP/1.1 200")
+        assert rfile.read().endswith(b"12345")
 
 
 @pytest.mark.parametrize("target, path, query, host", [
