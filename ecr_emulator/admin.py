@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from . import __version__, archive
 from .models import lifecycle
+from .persistence import StateWriteError
 
 blueprint = Blueprint("admin", __name__)
 
@@ -28,7 +29,10 @@ def health():
 @blueprint.post("/_emulator/reset")
 @blueprint.post("/moto-api/reset")
 def reset():
-    _store().reset()
+    try:
+        _store().reset()
+    except StateWriteError as exc:
+        return _json({"error": f"nothing was reset: {exc}"}, 500)
     return _json({"status": "ok"})
 
 
@@ -64,7 +68,10 @@ def move_clock():
 @blueprint.post("/_emulator/lifecycle/run")
 def run_lifecycle():
     """Apply every repository's lifecycle policy at once, instead of waiting for AWS's daily evaluation."""
-    return _json(lifecycle.run_all(_store()))
+    try:
+        return _json(lifecycle.run_all(_store()))
+    except StateWriteError as exc:
+        return _json({"error": f"the run was undone: {exc}"}, 500)
 
 
 @blueprint.get("/_emulator/export")
@@ -81,3 +88,7 @@ def import_archive():
         return _json(archive.import_stream(_store(), request.stream))
     except archive.ArchiveError as exc:
         return _json({"error": str(exc)}, 400)
+    except StateWriteError as exc:
+        return _json({"error": f"nothing was imported: {exc}"}, 500)
+    except OSError as exc:
+        return _json({"error": f"nothing was imported: cannot stage the archive: {exc.strerror or exc}"}, 500)

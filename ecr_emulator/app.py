@@ -13,6 +13,7 @@ from .config import Config
 from .models import replication
 from .models.blobs import BlobStore
 from .models.store import Store
+from .persistence import Persistence
 from .specs import model
 
 
@@ -24,12 +25,14 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     app.config["ECR_STORE"] = store
     model.service_description()
     handlers.load()
+    # The state directory's lock is taken before anything in it (blobs included) is touched.
+    persistence = Persistence(config.state_dir) if config.state_dir else None
     if store.blobs is None:
         store.blobs = _blob_store(config)
         store.subscribe("reset", store.blobs.clear)
     replication.follow_deletions(store)
-    if config.state_dir:
-        recovery.open_store(store, config)
+    if persistence is not None:
+        recovery.open_store(store, config, persistence)
     # Registry paths are names, not file paths: "//abs" must reach the name check, not a redirect.
     app.url_map.merge_slashes = False
     app.register_blueprint(protocol.blueprint)

@@ -1,9 +1,9 @@
 """Whole-emulator archives: every registry's state and every blob in one tar stream, and back.
 
-An archive holds ``state.pickle`` (the registries, in the state directory's own format) followed by
-``blobs/<account>/<region>/sha256/<hex>`` files. Importing is all or nothing: the archive is read into a staging
-area beside the blob store first, every name and blob digest checked and the state file loaded with the restricted
-unpickler; only then is the running state replaced. A bad archive changes nothing.
+An archive holds ``state.snapshot`` (the registries, as a snapshot in the state directory's own data-only format,
+``state_format``) followed by ``blobs/<account>/<region>/sha256/<hex>`` files. Importing is all or nothing: the
+archive is read into a staging area beside the blob store first, every name, record checksum and blob digest checked
+and the state decoded; only then is the running state replaced. A bad archive changes nothing.
 """
 
 import hashlib
@@ -16,13 +16,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from . import persistence
+from . import state_format
 from .models.blobs import CHUNK_SIZE
 from .models.store import Store
 
-STATE_MEMBER = "state.pickle"
+STATE_MEMBER = "state.snapshot"
+LEGACY_STATE_MEMBER = "state.pickle"
 _BLOB_MEMBER = re.compile(r"blobs/(\d{12})/([a-z0-9-]{1,200})/sha256/([0-9a-f]{64})")
-MAX_STATE_BYTES = 4 * 1024 ** 3
 
 
 class ArchiveError(ValueError):
@@ -30,11 +30,11 @@ class ArchiveError(ValueError):
 
 
 def export_stream(store: Store) -> Iterator[bytes]:
-    """The archive of ``store``, produced piece by piece: the state is pickled under the store lock (a consistent
+    """The archive of ``store``, produced piece by piece: the state is encoded under the store lock (a consistent
     cut), then blobs are streamed from disk in chunks without holding it (blobs never change once written). The tar
     framing is written here, so no blob is ever whole in memory."""
     with store.lock:
-        state = persistence.dumps_state(store.snapshot_state())
+        state = b"".join(state_format.snapshot_records(store.snapshot_state(), 0))
     yield _header(STATE_MEMBER, len(state))
     yield state + _padding(len(state))
     for account, region, digest, path in store.blobs.blobs():
@@ -69,12 +69,9 @@ def import_stream(store: Store, stream) -> dict:
     try:
         registries, blobs = _stage(stream, staging)
         with store.lock:
-            store.reset()
+            store.reset(registries)
             for account, region, digest, path in blobs:
                 store.blobs.adopt(account, region, digest, path)
-            store.restore_state(registries)
-            if store.persistence is not None:
-                store.persistence.compact(store.snapshot_state())
         repositories = sum(len(r.repositories) for r in registries.values())
         return {"registries": len(registries), "repositories": repositories, "blobs": len(blobs)}
     finally:
@@ -87,11 +84,13 @@ def _stage(stream, staging: pathlib.Path) -> tuple[dict, list]:
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
-                if member.name == STATE_MEMBER and member.isfile():
-                    if member.size > MAX_STATE_BYTES:
-                        raise ArchiveError(f"{STATE_MEMBER} is larger than {MAX_STATE_BYTES} bytes")
-                    registries = _load_state(tar.extractfile(member).read())
+                if member.name == STATE_MEMBER and member.isfile() and registries is None:
+                    registries = _load_state(tar.extractfile(member))
                     continue
+                if member.name == LEGACY_STATE_MEMBER:
+                    raise ArchiveError(f"{LEGACY_STATE_MEMBER}: the archive was written by an older ecr-emulator in "
+                                       f"a format this version no longer reads (it could run code); export it again "
+                                       f"with this version from a server that holds the state")
                 match = _BLOB_MEMBER.fullmatch(member.name)
                 if match is None or not member.isfile():
                     raise ArchiveError(f"unexpected archive member {member.name!r}")
@@ -106,13 +105,11 @@ def _stage(stream, staging: pathlib.Path) -> tuple[dict, list]:
     return registries, blobs
 
 
-def _load_state(data: bytes) -> dict:
+def _load_state(member) -> dict:
     try:
-        registries, _ = persistence.loads_state(data)
-    except Exception as exc:
-        raise ArchiveError(f"{STATE_MEMBER} is not an ecr-emulator state: {exc}") from None
-    if not isinstance(registries, dict):
-        raise ArchiveError(f"{STATE_MEMBER} holds no registries")
+        registries, _ = state_format.read_snapshot(state_format.bounded_lines(member), STATE_MEMBER)
+    except state_format.StateFormatError as exc:
+        raise ArchiveError(str(exc)) from None
     return registries
 
 

@@ -102,9 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import create_app
+    from .persistence import StateDirError
     from .serving import make_server
 
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except StateDirError as exc:
+        print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
     if config.lifecycle_interval:
         from .models import lifecycle
 

@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import errors, handlers, identity
 from .context import RequestContext
-from .persistence import journaled
+from .persistence import StateWriteError, journaled
 from .specs import model
 from .specs.serialize import serialize
 from .specs.validate import validate
@@ -90,26 +90,32 @@ def _params(environ: dict, max_bytes: int) -> dict:
     return params
 
 
-def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
-    """Validate ``params`` against the operation's input shape, run its handler and render the output shape.
-
-    With a state directory, a mutation and its journal record happen under the store lock, so the journal's order
-    is the order in which the changes were made, and the record is durable before the reply is sent.
-    """
+def apply(ctx: RequestContext, operation: str, params: dict) -> dict:
+    """Validate ``params`` against the operation's input shape, run its handler and render the output shape."""
     params = validate(operation, params)
     handler = handlers.handler_for(operation)
     if handler is None:
         raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")
+    return serialize(operation, handler(ctx, params))
+
+
+def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
+    """``apply``, made durable first with a state directory: a mutation and its journal record happen under the
+    store lock, so the journal's order is the order in which the changes were made, and the record is durable
+    before the reply is sent. A record that cannot be written undoes the change and answers ``ServerException``."""
     store = ctx.store
     if store.persistence is None or not journaled(operation):
-        return serialize(operation, handler(ctx, params))
+        return apply(ctx, operation, params)
     with store.lock:
         now = ctx.clock.now()
         with ctx.clock.frozen_at(now):
-            result = handler(ctx, params)
-        store.persistence.append({"op": operation, "account": ctx.account, "region": ctx.region, "now": now,
-                                  "params": params})
-    return serialize(operation, result)
+            result = apply(ctx, operation, params)
+        try:
+            store.persistence.append({"op": operation, "account": ctx.account, "region": ctx.region, "now": now,
+                                      "params": params})
+        except StateWriteError as exc:
+            raise errors.ServerException(f"The change was not made: {exc}") from None
+    return result
 
 
 @blueprint.post("/")

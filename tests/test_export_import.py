@@ -82,8 +82,9 @@ def tar_of(members: dict[str, bytes]) -> bytes:
     (b"not a tar at all" * 100, "not a readable tar archive"),
     (tar_of({"../../etc/passwd": b"x"}), "unexpected archive member"),
     (tar_of({"blobs/123456789012/us-east-1/sha256/" + "a" * 64: b"wrong bytes"}), "does not match its digest"),
-    (tar_of({"state.pickle": b"\x80\x04junk"}), "is not an ecr-emulator state"),
-    (tar_of({}), "has no state.pickle"),
+    (tar_of({"state.snapshot": b"\x80\x04junk"}), "state.snapshot: at byte 0: the record is cut short"),
+    (tar_of({"state.pickle": b"\x80\x04junk"}), "written by an older ecr-emulator"),
+    (tar_of({}), "has no state.snapshot"),
 ])
 def test_a_bad_archive_is_refused_and_changes_nothing(ecr_emulator, ecr, tmp_path, archive, fragment):
     ecr.create_repository(repositoryName="stays")

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests
-from ecr_emulator import persistence
+from ecr_emulator import state_format
 from ecr_emulator.testing import running_server
 
 
@@ -49,25 +49,24 @@ def test_reset_clears_the_state_directory(tmp_path):
         assert server.client().describe_repositories()["repositories"] == []
 
 
-def test_a_torn_journal_record_is_ignored(tmp_path):
-    path = str(tmp_path / "journal.log")
-    good = persistence.encode_record({"op": "CreateRepository", "n": 1})
-    torn = persistence.encode_record({"op": "CreateRepository", "n": 2})[:-7]
-    with open(path, "wb") as f:
-        f.write(good + torn)
-    assert [r["n"] for r in persistence.read_records(path)] == [1]
+def test_a_torn_journal_record_is_ignored_and_a_damaged_one_before_intact_ones_is_corruption(tmp_path):
+    path = tmp_path / "journal"
+    good = state_format.encode_record({"op": "CreateRepository", "n": 1})
+    torn = state_format.encode_record({"op": "CreateRepository", "n": 2})[:-7]
+    path.write_bytes(good + torn)
+    with open(path, "rb") as f:
+        records = state_format.iter_records(f)
+        assert next(records)[1]["n"] == 1
+        with pytest.raises(state_format.BadRecord) as torn_tail:
+            next(records)
+    assert torn_tail.value.offset == len(good) and not torn_tail.value.intact_after
     corrupt = bytearray(good)
     corrupt[-3] ^= 1
-    with open(path, "wb") as f:
-        f.write(bytes(corrupt) + good)
-    assert list(persistence.read_records(path)) == []
-
-
-def test_state_files_refuse_foreign_objects():
-    import pickle
-
-    with pytest.raises(pickle.UnpicklingError):
-        persistence.loads_state(pickle.dumps({"version": 1, "registries": os.system}))
+    path.write_bytes(bytes(corrupt) + good)
+    with open(path, "rb") as f, pytest.raises(state_format.BadRecord) as damaged:
+        next(state_format.iter_records(f))
+    assert damaged.value.offset == 0 and damaged.value.intact_after
+    assert "checksum" in damaged.value.reason
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -120,11 +119,13 @@ def test_a_crash_between_snapshot_and_new_journal_never_replays_the_old_journal(
     from ecr_emulator.config import Config
 
     state = tmp_path / "state"
-    _create_repository(create_app(Config(state_dir=str(state))), "kept")
+    app = create_app(Config(state_dir=str(state)))
+    _create_repository(app, "kept")
+    app.config["ECR_STORE"].persistence.close()
     [old_journal] = [p for p in state.iterdir() if p.name.startswith("journal.")]
     journaled = old_journal.read_bytes()
     assert b"CreateRepository" in journaled
-    create_app(Config(state_dir=str(state)))
+    create_app(Config(state_dir=str(state))).config["ECR_STORE"].persistence.close()
     # The state a crash leaves right after the next snapshot is written: the journal it already contains remains.
     for path in state.glob("journal.*"):
         path.unlink()
@@ -169,5 +170,6 @@ def test_a_growing_journal_is_folded_into_a_snapshot_while_serving(tmp_path):
         _create_repository(app, f"repo-{i:02d}")
     assert persistence.generation > first
     assert [p.name for p in state.glob("journal.*")] == [f"journal.{persistence.generation}"]
+    persistence.close()
     reopened = create_app(Config(state_dir=str(state))).config["ECR_STORE"]
     assert len(reopened.registry("123456789012", "us-east-1").repositories) == 30

@@ -10,6 +10,8 @@ from .tokens import TokenIssuer
 class Registry:
     """One account's registry in one region: its repositories and registry-wide settings."""
 
+    __slots__ = ("account", "region", "repositories", "settings")
+
     def __init__(self, account: str, region: str):
         self.account = account
         self.region = region
@@ -58,8 +60,13 @@ class Store:
         for listener in self._listeners.get(event, ()):
             listener(*args)
 
-    def reset(self) -> None:
+    def reset(self, registries: dict | None = None) -> None:
+        """Replace every registry with ``registries`` (none by default). With a state directory the new state's
+        snapshot is written first, so a failed write raises and changes nothing."""
+        registries = {} if registries is None else registries
         with self.lock:
-            self._registries.clear()
+            if self.persistence is not None:
+                self.persistence.compact(registries)
+            self._registries = registries
             self.clock.reset_to_real()
             self.notify("reset")

@@ -34,6 +34,8 @@ _FROM_ECR = {
     "LayersNotFoundException": (400, "MANIFEST_BLOB_UNKNOWN"),
     "ReferencedImagesNotFoundException": (400, "MANIFEST_BLOB_UNKNOWN"),
     "LimitExceededException": (429, "TOOMANYREQUESTS"),
+    # The state directory could not be written (a full disk): a fault of the machine, not the request.
+    "ServerException": (500, "UNKNOWN"),
 }
 
 # BatchGetImage / BatchDeleteImage failure codes, likewise.
