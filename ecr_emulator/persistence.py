@@ -199,8 +199,9 @@ class Persistence:
         return registries
 
     def journal_records(self):
-        """The records of the current generation's journal. A torn last record (a crash, a full disk) is dropped
-        with a warning; a damaged record followed by intact ones is corruption and refuses the start."""
+        """``(path, offset, record)`` for each record of the current generation's journal. A torn last record (a
+        crash, a full disk) is dropped with a warning; a damaged record followed by intact ones is corruption and
+        refuses the start."""
         path = self._journal_path(self.generation)
         try:
             f = open(path, "rb")
@@ -221,8 +222,8 @@ class Persistence:
                 if generation != self.generation:
                     raise StateDirError(f"{path}: its header names generation {generation}, not {self.generation}; "
                                         f"move it aside to start from the snapshot alone")
-                for _, record in records:
-                    yield record
+                for offset, record in records:
+                    yield path, offset, record
             except state_format.BadRecord as exc:
                 if exc.intact_after:
                     raise StateDirError(

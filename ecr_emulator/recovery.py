@@ -33,12 +33,13 @@ def _load(store: Store, config: Config, persistence: Persistence) -> int:
     replayed = 0
     store.replaying = True
     try:
-        for record in persistence.journal_records():
-            with store.clock.frozen_at(record["now"]):
-                if record["op"] == lifecycle.JOURNAL_OP:
-                    lifecycle.run_all(store)
-                else:
-                    _replay_operation(store, config, record)
+        for path, offset, record in persistence.journal_records():
+            try:
+                _replay(store, config, record)
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                raise StateDirError(f"{path}: at byte {offset}: not a record this emulator writes ({exc!r}); "
+                                    f"restore it from a backup, or cut it at byte {offset} to keep what precedes "
+                                    f"it") from None
             replayed += 1
     finally:
         store.replaying = False
@@ -57,9 +58,19 @@ def _reload(store: Store, config: Config, persistence: Persistence) -> None:
     log.warning("a write to %s failed; the state was rebuilt from the snapshot and journal", config.state_dir)
 
 
-def _replay_operation(store: Store, config: Config, record: dict) -> None:
-    ctx = RequestContext(store, config, record["account"], record["region"], "replay")
-    try:
-        apply(ctx, record["op"], record["params"])
-    except errors.ServiceError as exc:
-        log.warning("replaying %s failed with %s: %s", record["op"], exc.code, exc.message)
+def _replay(store: Store, config: Config, record: dict) -> None:
+    """Repeat one journaled change at the model time it first happened."""
+    now = record["now"]
+    if type(now) not in (int, float):
+        raise TypeError("its time is not a number")
+    with store.clock.frozen_at(now):
+        if record["op"] == lifecycle.JOURNAL_OP:
+            lifecycle.run_all(store)
+            return
+        operation, account, region, params = record["op"], record["account"], record["region"], record["params"]
+        if not all(isinstance(v, str) for v in (operation, account, region)) or not isinstance(params, dict):
+            raise TypeError("its operation, account, region or parameters have the wrong type")
+        try:
+            apply(RequestContext(store, config, account, region, "replay"), operation, params)
+        except errors.ServiceError as exc:
+            log.warning("replaying %s failed with %s: %s", operation, exc.code, exc.message)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import urllib.error
 
 import pytest
 from botocore.exceptions import ClientError
@@ -180,7 +181,6 @@ def _tar(members: dict[str, bytes]) -> bytes:
 
 @pytest.mark.parametrize("member", ["state.pickle", "state.snapshot"])
 def test_a_crafted_archive_never_runs_code(ecr_emulator, ecr, tmp_path, member):
-    import urllib.error
     import urllib.request
 
     ecr.create_repository(repositoryName="stays")
@@ -332,6 +332,9 @@ def test_a_full_disk_refuses_writes_with_the_reason_and_loses_no_acknowledged_wr
         assert status == 500 and body["errors"][0]["code"] == "UNKNOWN"
         assert "No space left on device" in body["errors"][0]["message"]
         assert ecr.list_images(repositoryName="before")["imageIds"] == []
+        with pytest.raises(urllib.error.HTTPError) as reset:
+            server.reset()
+        assert reset.value.code == 500 and "No space left on device" in json.loads(reset.value.read())["error"]
         listed = sorted(r["repositoryName"] for r in ecr.describe_repositories()["repositories"])
         assert listed == sorted(acknowledged)
         filler.unlink()
@@ -342,3 +345,13 @@ def test_a_full_disk_refuses_writes_with_the_reason_and_loses_no_acknowledged_wr
     with running_server("--state-dir", str(state)) as server:
         listed = sorted(r["repositoryName"] for r in server.client().describe_repositories()["repositories"])
         assert listed == sorted(acknowledged)
+
+
+@pytest.mark.parametrize("record", [{"op": "CreateRepository"}, {"op": 5, "now": 1, "account": "1", "region": "r",
+                                                                  "params": {}}, {"now": "soon"}])
+def test_a_journal_record_of_the_wrong_shape_refuses_the_start_naming_it(tmp_path, record):
+    state = tmp_path / "state"
+    state.mkdir()
+    header = state_format.journal_header(0)
+    (state / "journal.0").write_bytes(header + state_format.encode_record(record))
+    assert_refused(start(state), str(state / "journal.0"), f"at byte {len(header)}", "not a record")
