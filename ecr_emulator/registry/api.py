@@ -8,6 +8,7 @@ Blobs stream between the socket and the blob store in chunks and never sit whole
 
 import bisect
 import json
+import logging
 import re
 
 from flask import Blueprint, Response, current_app, request
@@ -25,6 +26,7 @@ from . import access
 from .errors import RegistryError, from_ecr, from_failure
 
 blueprint = Blueprint("registry", __name__)
+log = logging.getLogger(__name__)
 
 
 class _AnyPath(PathConverter):
@@ -102,6 +104,13 @@ def _api_version(response: Response) -> Response:
 @blueprint.errorhandler(RegistryError)
 def _registry_error(exc: RegistryError) -> Response:
     return exc.response()
+
+
+@blueprint.errorhandler(blob_store.DiskFaultError)
+def _disk_fault(exc: blob_store.DiskFaultError) -> Response:
+    """The machine failed, not the request: 500 with Distribution's catch-all code and a message that says why."""
+    log.error("registry request failed: %s", exc)
+    return RegistryError(500, "UNKNOWN", str(exc)).response()
 
 
 def _method_not_allowed(exc):
