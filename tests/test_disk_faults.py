@@ -4,7 +4,9 @@ Blob pushes on it get the API's own JSON error saying why (never an HTML page), 
 once space is freed. Mounting needs root; elsewhere the tests skip, unless ECR_EMULATOR_REQUIRE_E2E=1.
 """
 
+import base64
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -14,6 +16,9 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
+from ecr_emulator import protocol
+from ecr_emulator.app import create_app
+from ecr_emulator.config import Config
 from ecr_emulator.testing import running_server
 from registry_client import RegistryClient
 
@@ -138,6 +143,33 @@ def test_a_chunk_that_does_not_fit_is_not_kept_and_the_upload_resumes_once_space
     digest = "sha256:" + hashlib.sha256(first + second).hexdigest()
     assert reg.request("PUT", f"{location}?digest={digest}")[0] == 201
     assert reg.request("GET", f"/v2/app/blobs/{digest}")[2] == first + second
+
+
+@pytest.mark.parametrize("fault, message", [
+    (OSError(errno.ENOSPC, "No space left on device"), "the emulator's disk failed: no space left on device"),
+    (RuntimeError("a bug"), "an internal error occurred in the emulator"),
+])
+def test_any_other_fault_under_v2_still_answers_in_the_specs_shape(monkeypatch, fault, message):
+    """A fault outside the blob store (the journal of a manifest push on a full disk, or a bug) is a JSON 500 too,
+    not the framework's HTML page."""
+    app = create_app(Config())
+    client = app.test_client()
+    created = client.post("/", data=json.dumps({"repositoryName": "app"}), headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+        "Content-Type": "application/x-amz-json-1.1"})
+    assert created.status_code == 200
+    store = app.config["ECR_STORE"]
+    password = store.tokens.issue("123456789012", "us-east-1", store.clock.now() + 3600)
+    auth = "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
+
+    def failing_dispatch(*args, **kwargs):
+        raise fault
+
+    monkeypatch.setattr(protocol, "dispatch", failing_dispatch)
+    reply = client.put("/v2/app/manifests/v1", data=b'{"schemaVersion": 2}', headers={"Authorization": auth})
+    assert reply.status_code == 500 and reply.content_type == "application/json"
+    assert reply.get_json() == {"errors": [{"code": "UNKNOWN", "message": message}]}
+    assert reply.headers["Docker-Distribution-API-Version"] == "registry/2.0"
 
 
 def test_layer_parts_through_the_json_api_on_a_full_disk_are_server_exceptions_that_say_why(small_disk, emulator):
