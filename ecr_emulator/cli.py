@@ -17,6 +17,18 @@ def _flag(value) -> bool:
     return str(value).lower() in ("1", "true", "yes", "on")
 
 
+def _admin_token_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--admin-token", default=_env("ADMIN_TOKEN"), metavar="TOKEN",
+                        help="the bearer token of the admin API (/_emulator/*, /moto-api/reset) "
+                             "(ECR_EMULATOR_ADMIN_TOKEN)")
+
+
+def _check_admin_token(parser: argparse.ArgumentParser, token: str | None) -> None:
+    """A token travels in an HTTP header, so it is printable ASCII without spaces."""
+    if token is not None and not (token and all("!" <= c <= "~" for c in token)):
+        parser.error("--admin-token (ECR_EMULATOR_ADMIN_TOKEN) must be printable ASCII characters without spaces")
+
+
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(prog="ecr-emulator", description="An AWS-compatible Amazon ECR emulator.")
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (ECR_EMULATOR_HOST)")
@@ -44,7 +56,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
                         help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
                              "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
+    _admin_token_option(parser)
+    parser.add_argument("--max-import-bytes", type=int, default=_env("MAX_IMPORT_BYTES", str(16 * 1024 ** 3)),
+                        help="largest archive POST /_emulator/import accepts, counted as it streams; default 16 GiB "
+                             "(ECR_EMULATOR_MAX_IMPORT_BYTES)")
     args = parser.parse_args(argv)
+    _check_admin_token(parser, args.admin_token)
+    if args.max_import_bytes < 1:
+        parser.error("--max-import-bytes must be positive")
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
     if args.max_connections < 1:
@@ -57,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     log_level=args.log_level.upper(), strict_layers=args.strict_layers,
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
-                    max_body_bytes=args.max_body_bytes)
+                    max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
+                    max_import_bytes=args.max_import_bytes)
     return config
 
 
@@ -69,7 +89,10 @@ def transfer(argv: list[str]) -> int:
     parser.add_argument("file")
     parser.add_argument("--endpoint", default=_env("ENDPOINT", "http://127.0.0.1:5000"),
                         help="the running emulator (ECR_EMULATOR_ENDPOINT)")
+    _admin_token_option(parser)
     args = parser.parse_args(argv)
+    _check_admin_token(parser, args.admin_token)
+    auth = {"Authorization": f"Bearer {args.admin_token}"} if args.admin_token else {}
     import json
     import shutil
     import urllib.error
@@ -78,13 +101,15 @@ def transfer(argv: list[str]) -> int:
     url = f"{args.endpoint.rstrip('/')}/_emulator/{args.action}"
     try:
         if args.action == "export":
-            with urllib.request.urlopen(url) as reply, open(args.file, "wb") as out:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=auth)) as reply, \
+                    open(args.file, "wb") as out:
                 shutil.copyfileobj(reply, out, 1024 * 1024)
             print(f"exported {url} to {args.file}")
             return 0
         with open(args.file, "rb") as archive:
             request = urllib.request.Request(url, data=archive, method="POST", headers={
-                "Content-Type": "application/x-tar", "Content-Length": str(os.fstat(archive.fileno()).st_size)})
+                "Content-Type": "application/x-tar", "Content-Length": str(os.fstat(archive.fileno()).st_size),
+                **auth})
             with urllib.request.urlopen(request) as reply:
                 print(f"imported {args.file}: {json.loads(reply.read())}")
         return 0

@@ -16,6 +16,9 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     max_connections: int = 1000
     lifecycle_interval: float | None = None
+    # Required (as a bearer token) by every admin route but health; None leaves the admin API open.
+    admin_token: str | None = None
+    max_import_bytes: int = 16 * 1024 ** 3
 
     @property
     def endpoint(self) -> str:

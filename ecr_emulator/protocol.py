@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import errors, handlers, identity
 from .context import RequestContext
+from .models.blobs import DiskFaultError
 from .persistence import StateWriteError, journaled
 from .specs import model
 from .specs.serialize import serialize
@@ -133,6 +134,9 @@ def json_api():
         return _reply(200, dispatch(ctx, operation, params), request_id)
     except errors.ServiceError as exc:
         return _reply(exc.status, exc.body(), request_id)
+    except DiskFaultError as exc:
+        log.error("request %s failed: %s", request_id, exc)
+        return _reply(500, {"__type": "ServerException", "message": str(exc)}, request_id)
     except Exception:
         log.exception("internal error in request %s", request_id)
         return _reply(500, {"__type": "ServerException", "message": "An internal error occurred in the emulator"},

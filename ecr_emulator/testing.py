@@ -8,7 +8,8 @@ In a ``conftest.py``::
         ecr_emulator.client.create_repository(repositoryName="app")
 
 ``ecr_emulator_server`` starts one server per test session (``python -m ecr_emulator`` in a subprocess, stopped at
-the end); ``ecr_emulator`` resets its state before each test.
+the end); ``ecr_emulator`` resets its state before each test. When the server is given an admin token
+(``--admin-token`` among its arguments, or ``ECR_EMULATOR_ADMIN_TOKEN`` in its environment), the admin calls send it.
 """
 
 import contextlib
@@ -32,9 +33,10 @@ def free_port() -> int:
 class EmulatorServer:
     """A running emulator process and the ways to talk to it."""
 
-    def __init__(self, endpoint: str, process: subprocess.Popen):
+    def __init__(self, endpoint: str, process: subprocess.Popen, admin_token: str | None = None):
         self.endpoint = endpoint
         self.process = process
+        self.admin_token = admin_token
 
     def client(self, service: str = "ecr", region: str = "us-east-1", access_key: str = "testing"):
         import boto3
@@ -42,12 +44,15 @@ class EmulatorServer:
 
         return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
                             aws_access_key_id=access_key, aws_secret_access_key="testing",
-                            config=botocore.config.Config(retries={"max_attempts": 1}))
+                            config=botocore.config.Config(retries={"total_max_attempts": 1}))
 
     def admin(self, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.admin_token:
+            headers["Authorization"] = f"Bearer {self.admin_token}"
         req = urllib.request.Request(self.endpoint + path, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
@@ -55,14 +60,25 @@ class EmulatorServer:
         self.admin("/_emulator/reset", {})
 
 
+def _admin_token(args: tuple[str, ...], env: dict) -> str | None:
+    """The admin token the server will require: its ``--admin-token`` argument, else the variable it reads."""
+    for i, arg in enumerate(args):
+        if arg == "--admin-token" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--admin-token="):
+            return arg.partition("=")[2]
+    return env.get("ECR_EMULATOR_ADMIN_TOKEN") or None
+
+
 @contextlib.contextmanager
 def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
     """Start ``python -m ecr_emulator`` on a free 127.0.0.1 port with extra ``args``; stop it on exit."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "ecr_emulator", "--host", "127.0.0.1", "--port", str(port),
                                 "--log-level", "WARNING", *args],
-                               env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -75,7 +91,7 @@ def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
                 if time.monotonic() > deadline:
                     raise RuntimeError("ecr-emulator did not become ready") from None
                 time.sleep(0.05)
-        yield EmulatorServer(endpoint, process)
+        yield EmulatorServer(endpoint, process, _admin_token(args, env))
     finally:
         process.terminate()
         try:

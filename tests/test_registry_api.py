@@ -51,6 +51,21 @@ def test_bad_credentials_are_unauthorized(reg, auth):
     assert status == 401 and json.loads(body)["errors"][0]["code"] == "UNAUTHORIZED"
 
 
+@pytest.mark.parametrize("auth", [
+    b"Basic \xc3\xa9\xc3\xa9",                                   # non-ASCII in the header itself
+    b"Basic " + base64.b64encode("AWS:pässword".encode()),      # non-ASCII UTF-8 in the credentials
+    b"Basic " + base64.b64encode(b"AWS:123.us-east-1.9.\xc3\xa9"),  # a token-shaped password, non-ASCII signature
+    b"Basic " + base64.b64encode(b"\xff\xfe:\x80"),              # not UTF-8 at all
+])
+def test_undecodable_credentials_are_unauthorized_not_a_server_error(reg, auth):
+    status, headers, body = reg.request("GET", "/v2/team/app/tags/list", headers={"Authorization": auth})
+    assert status == 401
+    assert headers["Content-Type"] == "application/json"
+    assert headers["WWW-Authenticate"].startswith("Basic realm=")
+    error = json.loads(body)["errors"][0]
+    assert error["code"] == "UNAUTHORIZED" and "malformed Basic credentials" in error["detail"]
+
+
 def test_expired_password_is_unauthorized(ecr_emulator, reg):
     ecr_emulator.admin("/_emulator/clock", {"advance": 13 * 3600})
     status, _, _ = reg.request("GET", "/v2/")

@@ -13,6 +13,8 @@ pattern before any path is built from it, so no request can name a file outside 
 """
 
 import concurrent.futures
+import contextlib
+import errno
 import hashlib
 import os
 import pathlib
@@ -55,6 +57,35 @@ class DigestMismatchError(Exception):
     def __init__(self, actual: str):
         super().__init__(f"content digest is {actual}")
         self.actual = actual
+
+
+class DiskFaultError(Exception):
+    """The disk could not take a write (full, read-only, failing): the machine's fault, not the request's. The message
+    says why and what was being written; any partial file is already removed."""
+
+    def __init__(self, message: str, errno_: int):
+        super().__init__(message)
+        self.errno = errno_
+
+
+# Faults of the file system itself; other OSErrors (a client's connection failing while its body is read) pass on.
+_DISK_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM,
+                          errno.ENFILE, errno.EMFILE})
+
+
+def is_disk_fault(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _DISK_FAULTS
+
+
+@contextlib.contextmanager
+def _disk_faults(doing: str):
+    """Turn a file system fault inside the block into a DiskFaultError saying what was being done."""
+    try:
+        yield
+    except OSError as exc:
+        if not is_disk_fault(exc):
+            raise
+        raise DiskFaultError(f"{os.strerror(exc.errno).lower()} {doing}", exc.errno) from exc
 
 
 _hashers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-hash")
@@ -191,24 +222,25 @@ class BlobStore:
         if digest is not None:
             check_digest(digest)
         uploads = self._registry_dir(account, region) / "uploads"
-        uploads.mkdir(parents=True, exist_ok=True)
         # Not a uuid, so never addressable as an upload.
         tmp = uploads / f"{uuid.uuid4()}{_PUT_SUFFIX}"
-        try:
-            hash_ = hashlib.sha256()
-            size = 0
-            with open(tmp, "wb") as f:
-                size += _write_hashing(chunks, f, hash_)
-                actual = "sha256:" + hash_.hexdigest()
-                if digest is not None and actual != digest:
-                    raise DigestMismatchError(actual)
-                if self.durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-            self._install(tmp, self.path(account, region, actual))
-            return actual, size
-        finally:
-            tmp.unlink(missing_ok=True)
+        with _disk_faults(f"writing blob {digest}" if digest else "writing a blob"):
+            uploads.mkdir(parents=True, exist_ok=True)
+            try:
+                hash_ = hashlib.sha256()
+                size = 0
+                with open(tmp, "wb") as f:
+                    size += _write_hashing(chunks, f, hash_)
+                    actual = "sha256:" + hash_.hexdigest()
+                    if digest is not None and actual != digest:
+                        raise DigestMismatchError(actual)
+                    if self.durable:
+                        f.flush()
+                        os.fsync(f.fileno())
+                self._install(tmp, self.path(account, region, actual))
+                return actual, size
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def _install(self, source: pathlib.Path, target: pathlib.Path) -> None:
         """Rename a verified, fsynced file into place; content-addressed, so an existing blob is already right."""
@@ -224,8 +256,9 @@ class BlobStore:
     def start_upload(self, account: str, region: str) -> str:
         upload_id = str(uuid.uuid4())
         path = self._upload_path(account, region, upload_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=False)
+        with _disk_faults("starting a blob upload"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(exist_ok=False)
         with self._lock:
             self._uploads[(account, region, upload_id)] = _Upload(hashlib.sha256(), 0)
         return upload_id
@@ -256,11 +289,11 @@ class BlobStore:
                offset: int | None = None) -> int:
         """Add bytes to the end of an upload; return its new size.
 
-        All or nothing: if the chunks fail part way (a client that hangs up), the upload goes back to its previous
-        size, so its reported size is always what was fully received.
+        All or nothing: if the chunks fail part way (a client that hangs up, a full disk), the upload goes back to its
+        previous size, so its reported size is always what was fully received.
         """
         path, state = self._state(account, region, upload_id)
-        with state.lock:
+        with state.lock, _disk_faults(f"writing blob upload {upload_id}"):
             self._check_offset(path, state, upload_id, offset)
             return self._write(path, state, chunks)
 
@@ -290,7 +323,7 @@ class BlobStore:
         """Turn a complete upload into the blob ``digest``; on a mismatch the upload is dropped and nothing stored."""
         check_digest(digest)
         path, state = self._state(account, region, upload_id)
-        with state.lock:
+        with state.lock, _disk_faults(f"storing blob {digest}"):
             if not path.is_file():
                 raise UnknownUploadError(upload_id)
             actual = "sha256:" + state.hash.hexdigest()

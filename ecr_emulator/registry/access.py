@@ -5,7 +5,6 @@ the shapes ECR allows, so nothing a client sends can reach outside that registry
 """
 
 import base64
-import binascii
 import re
 
 from ..models import manifests
@@ -25,10 +24,12 @@ def caller(store: Store, authorization: str | None, realm: str) -> tuple[str, st
     """The (account, region) whose registry the request may use."""
     if not authorization or not authorization.lower().startswith("basic "):
         raise unauthorized(realm, "send HTTP Basic credentials: user AWS, password from GetAuthorizationToken")
+    # Tokens and the user name are ASCII, so anything else (in the header or in what it decodes to) cannot be valid;
+    # ValueError covers both the base64 and the ASCII decoding faults.
     try:
-        user, _, password = base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise unauthorized(realm, "malformed Basic credentials") from None
+        user, _, password = base64.b64decode(authorization[6:].strip(), validate=True).decode("ascii").partition(":")
+    except ValueError:
+        raise unauthorized(realm, "malformed Basic credentials: expected base64 of ASCII user:password") from None
     granted = store.tokens.verify(password, store.clock.now()) if user == "AWS" else None
     if granted is None:
         raise unauthorized(realm, "the password is not a current authorization token of this registry")

@@ -8,9 +8,11 @@ Blobs stream between the socket and the blob store in chunks and never sit whole
 
 import bisect
 import json
+import logging
 import re
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
@@ -25,6 +27,7 @@ from . import access
 from .errors import RegistryError, from_ecr, from_failure
 
 blueprint = Blueprint("registry", __name__)
+log = logging.getLogger(__name__)
 
 
 class _AnyPath(PathConverter):
@@ -102,6 +105,25 @@ def _api_version(response: Response) -> Response:
 @blueprint.errorhandler(RegistryError)
 def _registry_error(exc: RegistryError) -> Response:
     return exc.response()
+
+
+@blueprint.errorhandler(blob_store.DiskFaultError)
+def _disk_fault(exc: blob_store.DiskFaultError) -> Response:
+    """The machine failed, not the request: 500 with Distribution's catch-all code and a message that says why."""
+    log.error("registry request failed: %s", exc)
+    return RegistryError(500, "UNKNOWN", str(exc)).response()
+
+
+@blueprint.errorhandler(Exception)
+def _internal_error(exc: Exception):
+    """Anything else unexpected still answers in the spec's shape (a disk fault outside the blob store, such as the
+    journal of a manifest push, saying which); the framework's own refusals pass through."""
+    if isinstance(exc, HTTPException):
+        return exc
+    log.exception("registry request failed")
+    if blob_store.is_disk_fault(exc):
+        return RegistryError(500, "UNKNOWN", f"the emulator's disk failed: {exc.strerror.lower()}").response()
+    return RegistryError(500, "UNKNOWN", "an internal error occurred in the emulator").response()
 
 
 def _method_not_allowed(exc):
