@@ -64,7 +64,7 @@ REPOSITORY_PATTERN = model.shape("RepositoryName")["pattern"]
     ({"repositoryName": "Upper"}, "repositoryName", f"must satisfy regular expression '{REPOSITORY_PATTERN}'"),
     ({"repositoryName": "ab", "registryId": "12345"}, "registryId", "must satisfy regular expression '[0-9]{12}'"),
     ({"repositoryName": "ab", "imageTagMutability": "SOMETIMES"}, "imageTagMutability",
-     "must satisfy enum value set: [" + ", ".join(model.shape("ImageTagMutability")["enum"]) + "]"),
+     "Member must satisfy enum value set: [" + ", ".join(model.shape("ImageTagMutability")["enum"]) + "]"),
     ({"repositoryName": "ab", "encryptionConfiguration": {}}, "encryptionType", "must not be null"),
     ({"repositoryName": "ab", "tags": [{"Key": "k"}]}, "Value", "must not be null"),
 ])

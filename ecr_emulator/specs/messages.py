@@ -47,9 +47,11 @@ RULES = {
         "github.com/pulumi/pulumi-aws/issues/2466 (imageDigest); "
         "github.com/aws-actions/amazon-ecr-login/issues/27 (registryIds, list-element form)"),
     "enum": Rule(
-        "must satisfy enum value set: [{values}]",
         "Member must satisfy enum value set: [{values}]",
-        "by analogy with pattern"),
+        "Member must satisfy enum value set: [{values}]",
+        "ECR's reply for imageTagMutability as recorded in getmoto/moto's tests/test_ecr/test_ecr.py "
+        "(test_put_image_tag_mutability_error_invalid_param); the values in the model's order, the order of the "
+        "API reference's Valid Values"),
     "min_value": Rule(
         "must have value greater than or equal to {limit}",
         "Member must have value greater than or equal to {limit}",
@@ -79,6 +81,9 @@ VALIDATION_REPORT = "{count} validation error{plural} detected: {faults}"
 # github.com/aws/aws-cli/issues/8620, github.com/aws/aws-sdk/issues/193, github.com/aws/containers-roadmap/issues/1873,
 # github.com/containers/image/pull/584.
 MANIFEST_SYNTAX = "Invalid JSON syntax"
+# ListTagsForResource, TagResource and UntagResource of a resourceArn that is not a repository ARN: ECR's reply as
+# recorded in getmoto/moto's tests/test_ecr/test_ecr.py (test_list_tags_for_resource_error_invalid_param).
+INVALID_ARN = "Invalid ARN"
 # SetRepositoryPolicy / PutRegistryPolicy of a document ECR refuses: github.com/pulumi/pulumi-aws/issues/2326
 # (registry); the repository wording is the same with "repository".
 POLICY = "Invalid {kind} policy provided"
