@@ -265,6 +265,16 @@ def test_batch_delete_by_tag_keeps_an_image_that_has_other_tags(ecr, repo):
     assert details(ecr, repo) == []
 
 
+def test_batch_delete_by_digest_and_matching_tag_removes_the_image_with_every_tag(ecr, repo):
+    manifest = m.docker()
+    for tag in ("a", "b", "c"):
+        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
+    reply = ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageDigest": m.digest(manifest), "imageTag": "a"}])
+    assert sorted(i["imageTag"] for i in reply["imageIds"]) == ["a", "b", "c"]
+    assert {i["imageDigest"] for i in reply["imageIds"]} == {m.digest(manifest)} and reply["failures"] == []
+    assert details(ecr, repo) == []
+
+
 def test_batch_delete_by_digest_removes_the_image_with_every_tag(ecr, repo):
     manifest, untagged = m.docker("1"), m.docker("2")
     for tag in ("a", "b"):
