@@ -85,8 +85,7 @@ def parse(data: bytes, declared_media_type: str | None = None) -> Manifest:
     except (ValueError, UnicodeDecodeError):
         raise _invalid(messages.MANIFEST_SYNTAX) from None
     if not isinstance(doc, dict):
-        raise ManifestError("Invalid parameter at 'ImageManifest' failed to satisfy constraint: "
-                            "'Manifest must be a JSON object'")
+        raise _invalid("Manifest must be a JSON object")
     media_type = _media_type(doc, declared_media_type)
     manifest = Manifest(digest_of(data), media_type)
     if media_type in SCHEMA1_TYPES:
@@ -103,13 +102,13 @@ def _media_type(doc: dict, declared: str | None) -> str:
     if embedded is not None and not isinstance(embedded, str):
         raise _invalid("mediaType must be a string")
     if embedded and declared and embedded != declared:
-        raise ManifestError(
-            f"Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: 'The media type "
-            f"'{declared}' does not match the mediaType '{embedded}' in the manifest'")
+        raise ManifestError(messages.invalid_parameter(
+            "imageManifestMediaType",
+            f"The media type '{declared}' does not match the mediaType '{embedded}' in the manifest"))
     media_type = embedded or declared or _inferred(doc)
     if media_type not in MANIFEST_TYPES:
-        raise ManifestError(f"Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: "
-                            f"'Unsupported manifest media type: {media_type}'")
+        raise ManifestError(messages.invalid_parameter("imageManifestMediaType",
+                                                       f"Unsupported manifest media type: {media_type}"))
     version = doc.get("schemaVersion")
     expected = 1 if media_type in SCHEMA1_TYPES else 2
     if version != expected or isinstance(version, bool):
