@@ -124,13 +124,12 @@ INVALID = {
     "too many tags": ({"resourceTags": [{"Key": f"k{n}", "Value": "v"} for n in range(51)]},
                       "TooManyTagsException", "at most 50 tags"),
     "policy grammar": ({"repositoryPolicy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "ecr:*"}]})},
-                       "InvalidParameterException", "Invalid repository policy provided",
-                       "exactly one of Principal or NotPrincipal"),
-    "policy not JSON": ({"repositoryPolicy": "{"}, "InvalidParameterException", "not valid JSON"),
+                       "InvalidParameterException", "Invalid repository policy provided"),
+    "policy not JSON": ({"repositoryPolicy": "{"}, "InvalidParameterException", "Invalid repository policy provided"),
     "policy locks the account out": (
         {"repositoryPolicy": json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*",
                                                         "Action": "ecr:SetRepositoryPolicy"}]})},
-        "InvalidParameterException", "Invalid repository policy provided", "would prevent setting another policy"),
+        "InvalidParameterException", "Invalid repository policy provided"),
     "lifecycle rule": ({"lifecyclePolicy": json.dumps({"rules": [{"rulePriority": 1, "selection": {
         "tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})},
         "InvalidParameterException", "Lifecycle policy validation failure", "requires tagPrefixList or tagPatternList"),

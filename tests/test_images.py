@@ -61,6 +61,19 @@ def test_media_type_comes_from_the_parameter_when_the_manifest_has_none(ecr, rep
     assert image["image"]["imageManifestMediaType"] == m.OCI_MANIFEST
 
 
+@pytest.mark.parametrize("manifest", [m.oci("bare", media_type_field=False),
+                                      json.dumps({k: v for k, v in json.loads(m.index([m.oci("c")])).items()
+                                                  if k != "mediaType"})])
+def test_a_manifest_without_media_type_needs_the_parameter(ecr, repo, manifest):
+    """The PutImage API reference: imageManifestMediaType is required when the manifest has no mediaType; ECR
+    refuses such a manifest as quoted in github.com/aws/aws-cli/issues/8620."""
+    with pytest.raises(ClientError) as exc:
+        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="bare")
+    assert error_of(exc) == ("InvalidParameterException",
+                             "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'")
+    assert details(ecr, repo) == []
+
+
 def test_a_media_type_parameter_that_contradicts_the_manifest_is_refused(ecr, repo):
     with pytest.raises(ClientError) as exc:
         ecr.put_image(repositoryName=repo, imageManifest=m.docker(), imageManifestMediaType=m.OCI_MANIFEST)
@@ -84,7 +97,7 @@ def test_image_digest_parameter_must_match_the_manifest(ecr, repo):
     ("[1, 2]", "JSON object"),
     (json.dumps({"schemaVersion": 2, "mediaType": "application/x-unknown"}), "Unsupported manifest media type"),
     (json.dumps({"schemaVersion": 3, "mediaType": m.DOCKER_MANIFEST}), "schemaVersion"),
-    (json.dumps({"schemaVersion": 2}), "no mediaType"),
+    (json.dumps({"schemaVersion": 2}), "Invalid JSON syntax"),
     (json.dumps({"schemaVersion": 2, "mediaType": m.DOCKER_MANIFEST, "config": {"digest": "sha256:zz", "size": 1},
                  "layers": []}), "invalid digest"),
     (json.dumps({"schemaVersion": 2, "mediaType": m.OCI_INDEX, "manifests": "nope"}), "manifests must be a list"),
@@ -249,6 +262,16 @@ def test_batch_delete_by_tag_keeps_an_image_that_has_other_tags(ecr, repo):
     [detail] = details(ecr, repo)
     assert detail["imageTags"] == ["b"]
     ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "b"}])
+    assert details(ecr, repo) == []
+
+
+def test_batch_delete_by_digest_and_matching_tag_removes_the_image_with_every_tag(ecr, repo):
+    manifest = m.docker()
+    for tag in ("a", "b", "c"):
+        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
+    reply = ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageDigest": m.digest(manifest), "imageTag": "a"}])
+    assert sorted(i["imageTag"] for i in reply["imageIds"]) == ["a", "b", "c"]
+    assert {i["imageDigest"] for i in reply["imageIds"]} == {m.digest(manifest)} and reply["failures"] == []
     assert details(ecr, repo) == []
 
 

@@ -251,7 +251,7 @@ def test_put_get_delete_policy(repo):
     put = repo.ecr.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=text)
     assert (put["registryId"], put["repositoryName"], put["lifecyclePolicyText"]) == ("123456789012", REPO, text)
     got = repo.ecr.get_lifecycle_policy(repositoryName=REPO)
-    assert got["lifecyclePolicyText"] == text and "lastEvaluatedAt" not in got
+    assert got["lifecyclePolicyText"] == text and got["lastEvaluatedAt"].timestamp() == 0
     repo.run()
     evaluated = repo.ecr.get_lifecycle_policy(repositoryName=REPO)["lastEvaluatedAt"]
     deleted = repo.ecr.delete_lifecycle_policy(repositoryName=REPO)
@@ -263,6 +263,13 @@ def test_put_get_delete_policy(repo):
         assert info.value.response["Error"]["Message"] == (
             f"Lifecycle policy does not exist for the repository with name '{REPO}' in the registry with id "
             f"'123456789012'")
+
+
+def test_delete_of_a_policy_that_never_ran_carries_epoch_zero(repo):
+    text = json.dumps({"rules": [rule(1, tagStatus="untagged", countType="imageCountMoreThan", countNumber=1)]})
+    repo.ecr.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=text)
+    deleted = repo.ecr.delete_lifecycle_policy(repositoryName=REPO)
+    assert deleted["lastEvaluatedAt"].timestamp() == 0
 
 
 def test_policy_of_missing_repository(ecr):
@@ -284,7 +291,7 @@ def test_preview_changes_nothing_and_reports_what_a_run_does(repo):
     preview = repo.ecr.get_lifecycle_policy_preview(repositoryName=REPO)
     assert preview["status"] == "COMPLETE"
     assert repo.remaining() == {"A", "B", "C", "D", "E"}
-    assert "lastEvaluatedAt" not in repo.ecr.get_lifecycle_policy(repositoryName=REPO)
+    assert repo.ecr.get_lifecycle_policy(repositoryName=REPO)["lastEvaluatedAt"].timestamp() == 0
     results = {repo.labels([r])[0]: r for r in preview["previewResults"]}
     assert {label: r["appliedRulePriority"] for label, r in results.items()} == {"A": 1, "B": 2, "D": 3}
     assert results["A"]["imageTags"] == ["alpha-1", "beta-1"]

@@ -1,13 +1,19 @@
 """Repository and registry policies through boto3 against a live server."""
 
 import json
+import logging
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import error_of
 
+from ecr_emulator.app import create_app
+
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
+# ECR's text, quoted in github.com/pulumi/pulumi-aws/issues/2326 (the registry form).
+REPOSITORY_REFUSAL = "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"
+REGISTRY_REFUSAL = "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'"
 
 
 def policy(*statements, version="2012-10-17") -> str:
@@ -92,24 +98,53 @@ INVALID_REPOSITORY_POLICIES = {
     "empty actions": (policy({**PULL, "Action": []}), "non-empty list of strings"),
     "foreign action": (policy({**PULL, "Action": "s3:GetObject"}), "Invalid action 's3:GetObject'"),
     "malformed action": (policy({**PULL, "Action": "ecr:Get Image"}), "Invalid action"),
-    "duplicate sid": (policy(PULL, PULL), "Sid 'Pull' is not unique"),
     "sid not string": (policy({**PULL, "Sid": 1}), "Sid must be a string"),
     "bad condition": (policy({**PULL, "Condition": {"StringEquals": "x"}}), "must map condition keys"),
     "empty condition": (policy({**PULL, "Condition": {}}), "Condition must be a non-empty object"),
 }
 
 
+@pytest.fixture
+def in_process():
+    """A call into an in-process app, so a test can read the server's log beside the reply."""
+    app = create_app()
+
+    def call(operation: str, body: dict):
+        reply = app.test_client().post("/", data=json.dumps(body), headers={
+            "X-Amz-Target": f"AmazonEC2ContainerRegistry_V20150921.{operation}",
+            "Content-Type": "application/x-amz-json-1.1"})
+        return reply.status_code, json.loads(reply.data)
+
+    assert call("CreateRepository", {"repositoryName": "team/app"})[0] == 200
+    return call
+
+
+def logged(caplog, detail: str) -> bool:
+    return any(detail in record.getMessage() for record in caplog.records)
+
+
 @pytest.mark.parametrize("text,detail", INVALID_REPOSITORY_POLICIES.values(), ids=INVALID_REPOSITORY_POLICIES)
-def test_invalid_repository_policies(ecr, repo, text, detail):
+def test_invalid_repository_policies_get_ecrs_text_and_the_detail_is_logged(in_process, caplog, text, detail):
+    with caplog.at_level(logging.INFO, logger="ecr_emulator"):
+        status, body = in_process("SetRepositoryPolicy", {"repositoryName": "team/app", "policyText": text})
+    assert (status, body) == (400, {"__type": "InvalidParameterException", "message": REPOSITORY_REFUSAL})
+    assert logged(caplog, detail)
+    assert in_process("GetRepositoryPolicy", {"repositoryName": "team/app"})[0] == 400
+
+
+def test_an_invalid_repository_policy_through_boto3(ecr, repo):
     with pytest.raises(ClientError) as exc:
-        ecr.set_repository_policy(repositoryName=repo, policyText=text)
-    code, message = error_of(exc)
-    assert code == "InvalidParameterException"
-    assert message.startswith("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
-                              "'Invalid repository policy provided'")
-    assert detail in message
+        ecr.set_repository_policy(repositoryName=repo, policyText=policy({**PULL, "Effect": "Maybe"}))
+    assert error_of(exc) == ("InvalidParameterException", REPOSITORY_REFUSAL)
     with pytest.raises(ClientError):
         ecr.get_repository_policy(repositoryName=repo)
+
+
+def test_duplicate_sids_are_accepted_as_at_aws(ecr, repo):
+    text = policy(PULL, {**PULL, "Action": "ecr:DescribeImages"})
+    assert ecr.set_repository_policy(repositoryName=repo, policyText=text)["policyText"] == text
+    registry_text = policy(REPLICATION, REPLICATION)
+    assert ecr.put_registry_policy(policyText=registry_text)["policyText"] == registry_text
 
 
 def test_policy_over_the_size_limit_is_refused(ecr, repo):
@@ -135,8 +170,7 @@ def test_a_lock_out_policy_needs_force(ecr, repo, statement):
     text = policy(statement)
     with pytest.raises(ClientError) as exc:
         ecr.set_repository_policy(repositoryName=repo, policyText=text)
-    code, message = error_of(exc)
-    assert code == "InvalidParameterException" and "set force" in message
+    assert error_of(exc) == ("InvalidParameterException", REPOSITORY_REFUSAL)
     assert ecr.set_repository_policy(repositoryName=repo, policyText=text, force=True)["policyText"] == text
 
 
@@ -182,14 +216,14 @@ def test_put_get_delete_registry_policy(ecr):
     (policy({**REPLICATION, "Resource": "repository/*"}), "Invalid resource"),
     (policy({**REPLICATION, "NotResource": "*"}), "both Resource and NotResource"),
 ], ids=["json", "action", "resource", "both resources"])
-def test_invalid_registry_policies(ecr, text, detail):
+def test_invalid_registry_policies_get_ecrs_text_and_the_detail_is_logged(ecr, in_process, caplog, text, detail):
     with pytest.raises(ClientError) as exc:
         ecr.put_registry_policy(policyText=text)
-    code, message = error_of(exc)
-    assert code == "InvalidParameterException"
-    assert message.startswith("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
-                              "'Invalid registry policy provided'")
-    assert detail in message
+    assert error_of(exc) == ("InvalidParameterException", REGISTRY_REFUSAL)
+    with caplog.at_level(logging.INFO, logger="ecr_emulator"):
+        assert in_process("PutRegistryPolicy", {"policyText": text}) == (
+            400, {"__type": "InvalidParameterException", "message": REGISTRY_REFUSAL})
+    assert logged(caplog, detail)
 
 
 def test_v1_registry_policy_scope_limits_the_actions(ecr):
@@ -200,8 +234,7 @@ def test_v1_registry_policy_scope_limits_the_actions(ecr):
     with pytest.raises(ClientError) as exc:
         ecr.put_registry_policy(policyText=policy({**REPLICATION, "Action": ["ecr:ReplicateImage",
                                                                               "ecr:DescribeImages"]}))
-    code, message = error_of(exc)
-    assert code == "InvalidParameterException" and "'ecr:DescribeImages' is not supported by the V1" in message
+    assert error_of(exc) == ("InvalidParameterException", REGISTRY_REFUSAL)
     ecr.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V2")
     ecr.put_registry_policy(policyText=policy({**REPLICATION, "Action": "ecr:DescribeImages"}))
 

@@ -1,9 +1,11 @@
 """The JSON 1.1 protocol layer: targets, bodies, validation faults and their wording, request ids."""
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import raw_call
-from ecr_emulator.specs import model
+from ecr_emulator import errors
+from ecr_emulator.specs import model, validate
 
 
 def test_every_reply_carries_a_request_id(ecr_emulator):
@@ -49,55 +51,93 @@ def test_missing_required_member(ecr_emulator):
     status, body, _ = raw_call(ecr_emulator.endpoint, "CreateRepository", {})
     assert status == 400
     assert body == {"__type": "InvalidParameterException",
-                    "message": "1 validation error detected: Value null at 'repositoryName' failed to satisfy "
-                               "constraint: Member must not be null"}
+                    "message": "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must not be null'"}
 
 
-@pytest.mark.parametrize("params, path, expected", [
-    ({"repositoryName": "a"}, "repositoryName", "Member must have length greater than or equal to 2"),
-    ({"repositoryName": "a" * 257}, "repositoryName", "Member must have length less than or equal to 256"),
-    ({"repositoryName": "Upper"}, "repositoryName", "Member must satisfy regular expression pattern"),
+REPOSITORY_PATTERN = model.shape("RepositoryName")["pattern"]
+
+
+@pytest.mark.parametrize("params, member, constraint", [
+    # The wording ECR gives for repositoryName (see specs/messages.py for where each was seen).
+    ({"repositoryName": "a"}, "repositoryName", "must have length greater than or equal to 2"),
+    ({"repositoryName": "a" * 257}, "repositoryName", "must have length less than or equal to 256"),
+    ({"repositoryName": "Upper"}, "repositoryName", f"must satisfy regular expression '{REPOSITORY_PATTERN}'"),
+    ({"repositoryName": "ab", "registryId": "12345"}, "registryId", "must satisfy regular expression '[0-9]{12}'"),
     ({"repositoryName": "ab", "imageTagMutability": "SOMETIMES"}, "imageTagMutability",
-     "Member must satisfy enum value set: [MUTABLE, IMMUTABLE"),
-    ({"repositoryName": "ab", "encryptionConfiguration": {}}, "encryptionConfiguration.encryptionType",
-     "Member must not be null"),
-    ({"repositoryName": "ab", "tags": [{"Key": "k"}]}, "tags.1.member.Value", "Member must not be null"),
+     "Member must satisfy enum value set: [" + ", ".join(model.shape("ImageTagMutability")["enum"]) + "]"),
+    ({"repositoryName": "ab", "encryptionConfiguration": {}}, "encryptionType", "must not be null"),
+    ({"repositoryName": "ab", "tags": [{"Key": "k"}]}, "Value", "must not be null"),
 ])
-def test_constraint_faults(ecr_emulator, params, path, expected):
+def test_constraint_faults_are_in_ecrs_frame(ecr_emulator, params, member, constraint):
     status, body, _ = raw_call(ecr_emulator.endpoint, "CreateRepository", params)
     assert status == 400
-    assert body["__type"] == "InvalidParameterException"
-    assert f"at '{path}' failed to satisfy constraint: {expected}" in body["message"]
+    assert body == {"__type": "InvalidParameterException",
+                    "message": f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'"}
     assert ecr_emulator.client.describe_repositories()["repositories"] == []
+
+
+def test_a_list_element_fault_is_named_at_its_list_in_ecrs_wording(ecr_emulator):
+    """ECR's reply quoted in github.com/aws-actions/amazon-ecr-login/issues/27."""
+    status, body, _ = raw_call(ecr_emulator.endpoint, "GetAuthorizationToken", {"registryIds": ["12345678901 "]})
+    assert status == 400 and body == {
+        "__type": "InvalidParameterException",
+        "message": "Invalid parameter at 'registryIds' failed to satisfy constraint: 'Member must satisfy constraint: "
+                   "[Member must satisfy regular expression pattern: [0-9]{12}]'"}
+
+
+def test_a_list_length_fault_in_ecrs_wording(ecr_emulator):
+    """ECR's reply quoted in github.com/puemos/aws-lambda-ecr-cleaner/issues/3."""
+    status, body, _ = raw_call(ecr_emulator.endpoint, "BatchDeleteImage", {"repositoryName": "ab", "imageIds": []})
+    assert status == 400 and body == {
+        "__type": "InvalidParameterException",
+        "message": "Invalid parameter at 'imageIds' failed to satisfy constraint: "
+                   "'Member must have length greater than or equal to 1'"}
+
+
+def test_ecr_frame_through_boto3(ecr):
+    with pytest.raises(ClientError) as info:
+        ecr.create_repository(repositoryName="Team/App")
+    assert info.value.response["Error"] == {
+        "Code": "InvalidParameterException",
+        "Message": f"Invalid parameter at 'repositoryName' failed to satisfy constraint: "
+                   f"'must satisfy regular expression '{REPOSITORY_PATTERN}''"}
 
 
 @pytest.mark.parametrize("max_results, rule", [(0, "greater than or equal to 1"), (1001, "less than or equal to 1000")])
 def test_numeric_range(ecr_emulator, max_results, rule):
     status, body, _ = raw_call(ecr_emulator.endpoint, "DescribeRepositories", {"maxResults": max_results})
     assert status == 400 and body["__type"] == "InvalidParameterException"
-    assert f"Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {rule}" \
-        in body["message"]
+    assert body["message"] == f"Invalid parameter at 'maxResults' failed to satisfy constraint: 'must have value {rule}'"
 
 
 def test_list_length(ecr_emulator):
     names = [f"repo{i}" for i in range(101)]
     status, body, _ = raw_call(ecr_emulator.endpoint, "DescribeRepositories", {"repositoryNames": names})
     assert status == 400
-    assert "at 'repositoryNames' failed to satisfy constraint: Member must have length less than or equal to 100" \
-        in body["message"]
+    assert body["message"] == ("Invalid parameter at 'repositoryNames' failed to satisfy constraint: "
+                               "'Member must have length less than or equal to 100'")
     status, body, _ = raw_call(ecr_emulator.endpoint, "DescribeRepositories", {"repositoryNames": []})
-    assert "Member must have length greater than or equal to 1" in body["message"]
+    assert "'Member must have length greater than or equal to 1'" in body["message"]
 
 
-def test_several_faults_are_reported_together(ecr_emulator):
+def test_ecr_reports_the_first_fault(ecr_emulator):
     status, body, _ = raw_call(ecr_emulator.endpoint, "CreateRepository",
                                {"repositoryName": "X", "imageTagMutability": "NO", "tags": [{"Value": "v"}]})
     assert status == 400
-    message = body["message"]
-    assert message.startswith("4 validation errors detected: ")
-    for path in ("repositoryName", "imageTagMutability", "tags.1.member.Key"):
-        assert f"at '{path}'" in message
-    assert message.count("; ") == 3
+    assert body["message"].startswith("Invalid parameter at 'repositoryName' failed to satisfy constraint: ")
+    assert "imageTagMutability" not in body["message"]
+
+
+def test_an_operation_answering_validation_exception_reports_every_fault_in_the_generic_frame(monkeypatch):
+    """Only DeleteSigningConfiguration declares ValidationException alone, and it takes no members; the frame is
+    checked on a request with members, as an operation of that kind would answer it."""
+    monkeypatch.setattr(validate, "_constraint_error", lambda operation: errors.ValidationException)
+    with pytest.raises(errors.ValidationException) as info:
+        validate.validate("CreateRepository", {"repositoryName": "Xy", "registryId": "1"})
+    assert info.value.message == (
+        f"2 validation errors detected: Value 'Xy' at 'repositoryName' failed to satisfy constraint: Member must "
+        f"satisfy regular expression pattern: {REPOSITORY_PATTERN}; Value '1' at 'registryId' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: [0-9]{{12}}")
 
 
 @pytest.mark.parametrize("operation, params, path", [

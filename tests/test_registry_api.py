@@ -33,11 +33,19 @@ def image_manifest(reg: RegistryClient, name: str = "team/app", payload: bytes =
 def test_base_endpoint_asks_for_basic_credentials(ecr_emulator, reg):
     status, headers, body = reg.request("GET", "/v2/", auth=False)
     assert status == 401
-    assert headers["WWW-Authenticate"].startswith("Basic realm=")
+    assert headers["WWW-Authenticate"] == (
+        'Basic realm="https://123456789012.dkr.ecr.us-east-1.amazonaws.com/",service="ecr.amazonaws.com"')
     assert headers["Docker-Distribution-API-Version"] == "registry/2.0"
     assert json.loads(body)["errors"][0]["code"] == "UNAUTHORIZED"
     status, headers, _ = reg.request("GET", "/v2/")
     assert status == 200 and headers["Docker-Distribution-API-Version"] == "registry/2.0"
+
+
+def test_challenge_names_the_registry_host_the_request_was_addressed_to(reg):
+    host = "210987654321.dkr.ecr.eu-west-2.amazonaws.com"
+    status, headers, _ = reg.request("GET", "/v2/", auth=False, headers={"Host": host})
+    assert status == 401
+    assert headers["WWW-Authenticate"] == f'Basic realm="https://{host}/",service="ecr.amazonaws.com"'
 
 
 @pytest.mark.parametrize("auth", [
@@ -291,11 +299,14 @@ def test_unsupported_method_is_a_4xx(reg):
 
 
 def test_an_archived_image_cannot_be_pulled_over_v2(reg, ecr):
-    ecr.put_image(repositoryName="team/app", imageManifest=m.docker("cold"), imageTag="cold")
+    """The ECR User Guide's "Archiving an image" page: pulls of an archived image fail with a 404 error."""
+    digest = ecr.put_image(repositoryName="team/app", imageManifest=m.docker("cold"),
+                           imageTag="cold")["image"]["imageId"]["imageDigest"]
     ecr.update_image_storage_class(repositoryName="team/app", imageId={"imageTag": "cold"},
                                    targetStorageClass="ARCHIVE")
-    for method in ("GET", "HEAD"):
-        status, _, body = reg.request(method, "/v2/team/app/manifests/cold")
-        assert status == 403
-        if method == "GET":
-            assert json.loads(body)["errors"][0]["code"] == "DENIED"
+    for reference in ("cold", digest):
+        for method in ("GET", "HEAD"):
+            status, _, body = reg.request(method, f"/v2/team/app/manifests/{reference}")
+            assert status == 404
+            if method == "GET":
+                assert json.loads(body)["errors"][0]["code"] == "MANIFEST_UNKNOWN"

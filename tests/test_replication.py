@@ -85,17 +85,21 @@ def _fault(ecr_emulator, config: dict) -> tuple[str, str]:
                 rule(*[destination(f"us-west-{n}", OTHER) for n in range(13)])]},
      "may contain up to 25 unique destinations across all rules; 26 were given"),
     ({"rules": [rule(destination("eu-west-1", OTHER))] * (MAX_RULES + 1)},
-     "at 'replicationConfiguration.rules' failed to satisfy constraint: Member must have length less than or equal "
-     f"to {MAX_RULES}"),
+     "Invalid parameter at 'rules' failed to satisfy constraint: 'Member must have length less than or equal "
+     f"to {MAX_RULES}'"),
     ({"rules": [rule(prefixes=tuple(f"p{n}" for n in range(101)))]},
-     "failed to satisfy constraint: Member must have length less than or equal to 100"),
+     "Invalid parameter at 'repositoryFilters' failed to satisfy constraint: "
+     "'Member must have length less than or equal to 100'"),
     ({"rules": [{"destinations": [destination()], "repositoryFilters": []}]},
-     "failed to satisfy constraint: Member must have length greater than or equal to 1"),
+     "Invalid parameter at 'repositoryFilters' failed to satisfy constraint: "
+     "'Member must have length greater than or equal to 1'"),
     ({"rules": [{"destinations": [destination()],
                  "repositoryFilters": [{"filter": "prod", "filterType": "WILDCARD"}]}]},
-     "Member must satisfy enum value set: [PREFIX_MATCH]"),
-    ({"rules": [rule(prefixes=("Prod",))]}, "Member must satisfy regular expression pattern"),
-    ({"rules": [rule(destination("eu-west-1", "12345"))]}, "Member must satisfy regular expression pattern"),
+     "Invalid parameter at 'filterType' failed to satisfy constraint: 'Member must satisfy enum value set: [PREFIX_MATCH]'"),
+    ({"rules": [rule(prefixes=("Prod",))]}, "Invalid parameter at 'filter' failed to satisfy constraint: "
+                                            "'must satisfy regular expression '"),
+    ({"rules": [rule(destination("eu-west-1", "12345"))]},
+     "Invalid parameter at 'registryId' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{12}''"),
 ])
 def test_invalid_configuration_is_refused_and_changes_nothing(ecr_emulator, ecr, config, detail):
     configure(ecr, rule(prefixes=("keep",)))

@@ -206,7 +206,9 @@ def test_too_many_tags(ecr):
 def test_tag_operations_on_bad_arns(ecr):
     with pytest.raises(ClientError) as exc:
         ecr.list_tags_for_resource(resourceArn="not-an-arn")
-    assert error_code(exc) == "InvalidParameterException"
+    assert exc.value.response["Error"] == {
+        "Code": "InvalidParameterException",
+        "Message": "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN'"}
     with pytest.raises(ClientError) as exc:
         ecr.tag_resource(resourceArn="arn:aws:ecr:us-east-1:123456789012:repository/none",
                          tags=[{"Key": "a", "Value": "b"}])

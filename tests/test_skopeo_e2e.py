@@ -79,3 +79,15 @@ def test_pushing_to_a_repository_that_does_not_exist_fails_with_name_unknown(sko
     result = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", registry["creds"], f"oci:{layout}:latest",
                     f"docker://{registry['host']}/missing/repo:x", check=False)
     assert result.returncode != 0 and "name unknown" in result.stderr.lower()
+
+
+def test_an_archived_image_is_not_found_by_skopeo(skopeo, registry, tmp_path):
+    """The ECR User Guide's "Archiving an image" page: pulling an archived image fails with a 404 error."""
+    layout = tmp_path / "in"
+    write_layout(layout, layers=1, layer_bytes=1024)
+    image = f"docker://{registry['host']}/e2e/app:cold"
+    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", registry["creds"], f"oci:{layout}:latest", image)
+    registry["ecr"].update_image_storage_class(repositoryName="e2e/app", imageId={"imageTag": "cold"},
+                                               targetStorageClass="ARCHIVE")
+    result = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", registry["creds"], image, check=False)
+    assert result.returncode != 0 and "manifest unknown" in result.stderr.lower()

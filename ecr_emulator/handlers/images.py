@@ -143,8 +143,10 @@ def batch_delete_image(ctx: RequestContext, params: dict) -> dict:
 
 
 def _delete(ctx: RequestContext, repo: Repository, image: Image, image_id: dict, deleted: list) -> dict | None:
-    """Delete by tag removes that tag (and the image with its last tag); delete by digest removes every tag."""
-    tag = image_id.get("imageTag")
+    """Delete by tag removes that tag (and the image with its last tag); an identifier that names the digest, with
+    or without a matching tag, removes the image and every tag, as the BatchDeleteImage API reference says of
+    "specifying the image's digest in your request"."""
+    tag = image_id.get("imageTag") if "imageDigest" not in image_id else None
     last_reference = tag is None or image.tags == [tag]
     if last_reference:
         parents = image_ops.referencing_lists(repo, image)

@@ -23,9 +23,11 @@ def _policy_not_found(repo) -> Exception:
 
 
 def _policy_reply(repo, policy: dict, with_evaluated: bool) -> dict:
+    """Get and Delete always carry ``lastEvaluatedAt``: epoch 0 until the policy has run, as the aws CLI's
+    documented get-lifecycle-policy and delete-lifecycle-policy examples show."""
     reply = {"registryId": repo.account, "repositoryName": repo.name, "lifecyclePolicyText": policy["text"]}
     if with_evaluated:
-        reply["lastEvaluatedAt"] = policy["lastEvaluatedAt"]
+        reply["lastEvaluatedAt"] = policy["lastEvaluatedAt"] or 0
     return reply
 
 

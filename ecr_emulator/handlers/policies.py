@@ -1,17 +1,23 @@
 """Repository and registry permission policies.
 
 Policy text is checked against the IAM policy grammar that ECR enforces before storing it, so a document AWS would
-refuse is refused here too, with the fault named after AWS's own wording.
+refuse is refused here too. The reply carries exactly ECR's text (``Invalid repository policy provided`` or
+``Invalid registry policy provided``, see ``specs.messages``); what is wrong goes to the server log. Duplicate
+``Sid`` values are accepted, as they are at AWS.
 """
 
 import fnmatch
 import json
+import logging
 import re
 
 from .. import errors
 from ..context import RequestContext
 from ..models import settings
+from ..specs import messages
 from . import operation
+
+log = logging.getLogger(__name__)
 
 _VERSIONS = ("2012-10-17", "2008-10-17")
 _PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
@@ -28,8 +34,10 @@ class PolicyFault(Exception):
 
 
 def invalid_policy(kind: str, detail: str) -> Exception:
+    """ECR's refusal, word for word; ``detail`` (what is wrong) is logged, never sent."""
+    log.info("refused %s policy: %s", kind, detail)
     return errors.InvalidParameterException(
-        f"Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid {kind} policy provided'. {detail}")
+        messages.invalid_parameter("PolicyText", messages.POLICY.format(kind=kind)))
 
 
 def _no_duplicate_keys(pairs: list) -> dict:
@@ -103,7 +111,6 @@ def parse_statements(text: str, allow_resource: bool) -> list[dict]:
     allowed = {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Condition"}
     if allow_resource:
         allowed |= {"Resource", "NotResource"}
-    sids = set()
     for number, statement in enumerate(statements, 1):
         where = f"Statement {number}"
         if not isinstance(statement, dict):
@@ -111,12 +118,8 @@ def parse_statements(text: str, allow_resource: bool) -> list[dict]:
         unknown = set(statement) - allowed
         if unknown:
             raise PolicyFault(f"{where} has an unsupported element {sorted(unknown)[0]!r}")
-        if "Sid" in statement:
-            if not isinstance(statement["Sid"], str):
-                raise PolicyFault(f"{where}: Sid must be a string")
-            if statement["Sid"] in sids:
-                raise PolicyFault(f"{where}: Sid {statement['Sid']!r} is not unique")
-            sids.add(statement["Sid"])
+        if "Sid" in statement and not isinstance(statement["Sid"], str):
+            raise PolicyFault(f"{where}: Sid must be a string")
         if statement.get("Effect") not in ("Allow", "Deny"):
             raise PolicyFault(f"{where}: Effect must be Allow or Deny")
         principals = [k for k in ("Principal", "NotPrincipal") if k in statement]

@@ -6,6 +6,7 @@ import re
 from .. import errors, paging
 from ..context import RequestContext, repository_not_found
 from ..models.repository import Repository, default_kms_key
+from ..specs import messages
 from . import operation
 from .tagging import check_count, check_key, parse_tags, tag_list
 from .views import repository_view
@@ -117,8 +118,7 @@ def delete_repository(ctx: RequestContext, params: dict) -> dict:
 def _repository_by_arn(ctx: RequestContext, arn: str) -> Repository:
     match = _ARN.fullmatch(arn)
     if match is None:
-        raise errors.InvalidParameterException(
-            f"Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN: {arn}'")
+        raise errors.InvalidParameterException(messages.invalid_parameter("resourceArn", messages.INVALID_ARN))
     region, account, name = match.groups()
     repo = ctx.store.registry(account, region).repositories.get(name)
     if repo is None:

@@ -8,6 +8,8 @@ import hashlib
 import json
 import re
 
+from ..specs import messages
+
 DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -81,11 +83,9 @@ def parse(data: bytes, declared_media_type: str | None = None) -> Manifest:
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError):
-        raise ManifestError("Invalid parameter at 'ImageManifest' failed to satisfy constraint: "
-                            "'Invalid JSON syntax'") from None
+        raise _invalid(messages.MANIFEST_SYNTAX) from None
     if not isinstance(doc, dict):
-        raise ManifestError("Invalid parameter at 'ImageManifest' failed to satisfy constraint: "
-                            "'Manifest must be a JSON object'")
+        raise _invalid("Manifest must be a JSON object")
     media_type = _media_type(doc, declared_media_type)
     manifest = Manifest(digest_of(data), media_type)
     if media_type in SCHEMA1_TYPES:
@@ -102,13 +102,13 @@ def _media_type(doc: dict, declared: str | None) -> str:
     if embedded is not None and not isinstance(embedded, str):
         raise _invalid("mediaType must be a string")
     if embedded and declared and embedded != declared:
-        raise ManifestError(
-            f"Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: 'The media type "
-            f"'{declared}' does not match the mediaType '{embedded}' in the manifest'")
+        raise ManifestError(messages.invalid_parameter(
+            "imageManifestMediaType",
+            f"The media type '{declared}' does not match the mediaType '{embedded}' in the manifest"))
     media_type = embedded or declared or _inferred(doc)
     if media_type not in MANIFEST_TYPES:
-        raise ManifestError(f"Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: "
-                            f"'Unsupported manifest media type: {media_type}'")
+        raise ManifestError(messages.invalid_parameter("imageManifestMediaType",
+                                                       f"Unsupported manifest media type: {media_type}"))
     version = doc.get("schemaVersion")
     expected = 1 if media_type in SCHEMA1_TYPES else 2
     if version != expected or isinstance(version, bool):
@@ -116,20 +116,17 @@ def _media_type(doc: dict, declared: str | None) -> str:
     return media_type
 
 
-def _inferred(doc: dict) -> str | None:
-    """The type of a manifest that carries no mediaType: schema 1 never does, and OCI allows leaving it out."""
+def _inferred(doc: dict) -> str:
+    """The type of a manifest that carries no mediaType and came without one. Schema 1 never carries it and its
+    schemaVersion names it. Any other needs imageManifestMediaType, as the PutImage API reference says; ECR refuses
+    the manifest as 'Invalid JSON syntax' (see ``specs.messages``)."""
     if doc.get("schemaVersion") == 1:
         return DOCKER_SCHEMA1_SIGNED if "signatures" in doc else DOCKER_SCHEMA1
-    if "manifests" in doc:
-        return OCI_INDEX
-    if "config" in doc:
-        return OCI_MANIFEST
-    raise ManifestError("Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: "
-                        "'the manifest has no mediaType and none was given'")
+    raise _invalid(messages.MANIFEST_SYNTAX)
 
 
 def _invalid(why: str) -> ManifestError:
-    return ManifestError(f"Invalid parameter at 'ImageManifest' failed to satisfy constraint: '{why}'")
+    return ManifestError(messages.invalid_parameter("ImageManifest", why))
 
 
 def _descriptor(value, where: str) -> tuple[str, int, dict]:

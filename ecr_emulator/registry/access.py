@@ -16,8 +16,10 @@ _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
 
 def unauthorized(realm: str, why: str) -> RegistryError:
+    """ECR's challenge: a Basic realm naming the registry host, and the service; clients such as oras-py's ECR
+    authenticator read the account and region from the realm."""
     return RegistryError(401, "UNAUTHORIZED", "authentication required", detail=why,
-                         headers={"WWW-Authenticate": f'Basic realm="{realm}"'})
+                         headers={"WWW-Authenticate": f'Basic realm="{realm}",service="ecr.amazonaws.com"'})
 
 
 def caller(store: Store, authorization: str | None, realm: str) -> tuple[str, str]:

@@ -89,10 +89,21 @@ class _Request:
             raise from_ecr(exc) from None
 
 
+_ECR_HOST = re.compile(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?")
+
+
+def _challenge_realm(config) -> str:
+    """The realm ECR names in its 401 challenge: the registry's own host. A request addressed to an ECR-style host
+    name gets that registry's; any other gets the default account's in the default region."""
+    host = _ECR_HOST.fullmatch(request.host or "")
+    account, region = host.groups() if host else (config.account_id, config.default_region)
+    return f"https://{account}.dkr.ecr.{region}.amazonaws.com/"
+
+
 def _caller() -> _Request:
     config = current_app.config["ECR"]
     store = current_app.config["ECR_STORE"]
-    account, region = access.caller(store, request.headers.get("Authorization"), config.endpoint)
+    account, region = access.caller(store, request.headers.get("Authorization"), _challenge_realm(config))
     return _Request(store, config, account, region)
 
 
@@ -367,8 +378,8 @@ def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] |
         if image is None or (accepted and image.media_type not in accepted):
             raise RegistryError(404, "MANIFEST_UNKNOWN", "manifest unknown to registry", detail=image_id)
         if image.storage_class == "ARCHIVE":
-            raise RegistryError(403, "DENIED", "the image is archived and cannot be pulled until it is restored",
-                                detail=image_id)
+            raise RegistryError(404, "MANIFEST_UNKNOWN", "the image is archived and cannot be pulled until it is "
+                                "restored", detail=image_id)
         headers = _manifest_headers(image.digest, image.media_type, len(image.manifest))
     return Response(status=200, headers=headers)
 

@@ -38,11 +38,12 @@ _FROM_ECR = {
     "ServerException": (500, "UNKNOWN"),
 }
 
-# BatchGetImage / BatchDeleteImage failure codes, likewise.
+# BatchGetImage / BatchDeleteImage failure codes, likewise. An archived image (ImageInaccessible) answers 404: the
+# ECR User Guide's "Archiving an image" page says pulls of an archived image fail with a 404 error.
 _FROM_FAILURE = {
     "ImageNotFound": (404, "MANIFEST_UNKNOWN"),
     "ImageTagDoesNotMatchDigest": (404, "MANIFEST_UNKNOWN"),
-    "ImageInaccessible": (403, "DENIED"),
+    "ImageInaccessible": (404, "MANIFEST_UNKNOWN"),
     "ImageReferencedByManifestList": (409, "DENIED"),
 }
 

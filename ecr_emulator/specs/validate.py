@@ -1,10 +1,12 @@
 """Input validation driven by botocore's model.
 
 Each shape is compiled once into a checker closure (a visitor with one small builder per type), so a request
-costs one walk over the parameters it actually carries. Every fault is collected, then reported together in the
-wording of AWS's request validation: ``2 validation errors detected: Value 'X' at 'a.b' failed to satisfy
-constraint: Member must ...``. Type mismatches are deserialization faults (``SerializationException``), as they
-are at AWS; constraint faults use the error code the operation declares (``InvalidParameterException`` for ECR).
+costs one walk over the parameters it actually carries. Every fault is collected, then reported in the frame of the
+error the operation declares (wording in ``messages``): ECR's operations answer ``InvalidParameterException`` with
+the first fault in ECR's own frame, ``Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must have
+length greater than or equal to 2'``; an operation that declares only ``ValidationException`` answers every fault
+at once in the generic frame, ``2 validation errors detected: Value 'X' at 'a.b' failed to satisfy constraint:
+Member must ...``. Type mismatches are deserialization faults (``SerializationException``), as they are at AWS.
 """
 
 import base64
@@ -13,7 +15,7 @@ import functools
 import json
 
 from .. import errors
-from . import model, patterns
+from . import messages, model, patterns
 
 # Quoted values in messages are cut here, so a fault report never echoes an oversized body back.
 _MAX_QUOTED = 256
@@ -28,18 +30,40 @@ def _quote(value) -> str:
     return f"'{text}'"
 
 
+class _Fault:
+    __slots__ = ("value", "path", "rule", "args", "listed")
+
+    def __init__(self, value, path: str, rule: str, args: dict, listed: bool):
+        self.value, self.path, self.rule, self.args, self.listed = value, path, rule, args, listed
+
+    def generic(self) -> str:
+        return messages.VALIDATION_FAULT.format(value=_quote(self.value), path=self.path,
+                                                constraint=messages.generic_constraint(self.rule, **self.args))
+
+    def ecr(self) -> str:
+        """ECR names the member itself (``imageTag``, not ``imageIds.1.member.imageTag``), and an element of a
+        list of strings by its list."""
+        parts = self.path.split(".")
+        element = len(parts) >= 3 and parts[-1] == "member" and parts[-2].isdigit()
+        names = [p for i, p in enumerate(parts)
+                 if not p.isdigit() and not (p == "member" and i and parts[i - 1].isdigit())]
+        constraint = messages.ecr_constraint(self.rule, element=element, listed=self.listed, **self.args)
+        return messages.invalid_parameter(names[-1] if names else self.path, constraint)
+
+
 class Faults:
     """Collects constraint and type faults found in one request."""
 
     __slots__ = ("constraint", "type", "nulls")
 
     def __init__(self):
-        self.constraint: list[str] = []
+        self.constraint: list[_Fault] = []
         self.type: list[str] = []
         self.nulls = False
 
-    def fail(self, value, path: str, rule: str):
-        self.constraint.append(f"Value {_quote(value)} at '{path}' failed to satisfy constraint: Member must {rule}")
+    def fail(self, value, path: str, rule: str, listed: bool = False, **args):
+        """A broken model rule (a key of ``messages.RULES``); ``listed`` when the rule is a list's own length."""
+        self.constraint.append(_Fault(value, path, rule, args, listed))
 
     def wrong_type(self, value, path: str, expected: str):
         self.type.append(f"Unexpected value type at '{path}': expected {expected}, got {_json_type(value)}")
@@ -63,14 +87,14 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
 
 
-def _length_rules(shape: dict, noun: str = "length"):
+def _length_rules(shape: dict, noun: str = "length", listed: bool = False):
     lo, hi = shape.get("min"), shape.get("max")
 
     def check_length(value, size, path, faults):
         if lo is not None and size < lo:
-            faults.fail(value, path, f"have {noun} greater than or equal to {lo}")
+            faults.fail(value, path, f"min_{noun}", listed=listed, limit=lo)
         if hi is not None and size > hi:
-            faults.fail(value, path, f"have {noun} less than or equal to {hi}")
+            faults.fail(value, path, f"max_{noun}", listed=listed, limit=hi)
 
     return check_length if (lo is not None or hi is not None) else None
 
@@ -89,9 +113,9 @@ def _string(shape: dict):
         if length:
             length(value, len(value), path, faults)
         if enum_set is not None and value not in enum_set:
-            faults.fail(value, path, f"satisfy enum value set: [{', '.join(enum)}]")
+            faults.fail(value, path, "enum", values=", ".join(enum))
         if pattern is not None and not pattern.fullmatch(value):
-            faults.fail(value, path, f"satisfy regular expression pattern: {pattern_text}")
+            faults.fail(value, path, "pattern", pattern=pattern_text)
 
     return check
 
@@ -148,7 +172,7 @@ def _blob(shape: dict):
 
 
 def _list(shape: dict):
-    length = _length_rules(shape)
+    length = _length_rules(shape, listed=True)
     member = shape["member"]["shape"]
 
     def check(value, path, faults):
@@ -161,7 +185,7 @@ def _list(shape: dict):
         for i, element in enumerate(value, 1):
             item_path = f"{path}.{i}.member"
             if element is None:
-                faults.fail(None, item_path, "not be null")
+                faults.fail(None, item_path, "not_null")
             else:
                 item(element, item_path, faults)
 
@@ -169,7 +193,7 @@ def _list(shape: dict):
 
 
 def _map(shape: dict):
-    length = _length_rules(shape)
+    length = _length_rules(shape, listed=True)
     key_shape, value_shape = shape["key"]["shape"], shape["value"]["shape"]
 
     def check(value, path, faults):
@@ -199,7 +223,7 @@ def _structure(shape: dict):
             return
         for name in required:
             if value.get(name) is None:
-                faults.fail(None, _join(path, name), "not be null")
+                faults.fail(None, _join(path, name), "not_null")
         for name, member_value in value.items():
             if member_value is None:
                 faults.nulls = True
@@ -240,11 +264,6 @@ def _constraint_error(operation: str) -> type:
     return errors.by_code(name)
 
 
-def _report(messages: list[str]) -> str:
-    n = len(messages)
-    return f"{n} validation error{'s' if n != 1 else ''} detected: " + "; ".join(messages)
-
-
 def without_nulls(value):
     """``value`` with every null structure or map member dropped: AWS reads a member sent as null as absent, so
     handlers only ever see members that are there."""
@@ -266,5 +285,8 @@ def validate(operation: str, params: dict) -> dict:
     if faults.type:
         raise errors.SerializationException("; ".join(faults.type))
     if faults.constraint:
-        raise _constraint_error(operation)(_report(faults.constraint))
+        error = _constraint_error(operation)
+        if error is errors.InvalidParameterException:
+            raise error(faults.constraint[0].ecr())
+        raise error(messages.validation_report([fault.generic() for fault in faults.constraint]))
     return without_nulls(params) if faults.nulls else params
