@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
                         help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
                              "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
+    parser.add_argument("--scan-seconds", type=float, default=_env("SCAN_SECONDS", "0"), metavar="SECONDS",
+                        help="model time a basic scan takes before it is COMPLETE; default 0: done at once "
+                             "(ECR_EMULATOR_SCAN_SECONDS)")
     args = parser.parse_args(argv)
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
@@ -53,11 +56,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("--max-body-bytes must be positive")
     if args.lifecycle_interval is not None and not args.lifecycle_interval > 0:
         parser.error("--lifecycle-interval must be a positive number of seconds")
+    if not 0 <= args.scan_seconds < float("inf"):
+        parser.error("--scan-seconds must be a number of seconds, 0 or more")
     config = Config(host=args.host, port=args.port, advertise_url=args.advertise_url, account_id=args.account_id,
                     log_level=args.log_level.upper(), strict_layers=args.strict_layers,
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
-                    max_body_bytes=args.max_body_bytes)
+                    max_body_bytes=args.max_body_bytes, scan_seconds=args.scan_seconds)
     return config
 
 

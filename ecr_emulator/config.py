@@ -16,6 +16,7 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     max_connections: int = 1000
     lifecycle_interval: float | None = None
+    scan_seconds: float = 0.0
 
     @property
     def endpoint(self) -> str:

@@ -6,7 +6,7 @@ from . import errors
 from .config import Config
 from .context import RequestContext
 from .models.store import Store
-from .models import lifecycle
+from .models import lifecycle, scans
 from .persistence import Persistence
 from .protocol import dispatch
 
@@ -27,6 +27,8 @@ def open_store(store: Store, config: Config) -> None:
             with store.clock.frozen_at(record["now"]):
                 if record["op"] == lifecycle.JOURNAL_OP:
                     lifecycle.run_all(store)
+                elif record["op"] in scans.JOURNAL_OPS:
+                    scans.replay(store, record)
                 else:
                     _replay_operation(store, config, record)
             replayed += 1

@@ -1,0 +1,57 @@
+"""Admin endpoints that declare what image scans find: ``/_emulator/scan-findings``.
+
+``POST`` adds a declaration (see ``models.scan_findings.parse`` for its members), ``GET`` lists them, ``DELETE``
+removes all of them or the one named by ``?id=``. Bodies are read up to ``MAX_BODY_BYTES``; a bad body is answered
+400 with ``{"error": ..., "field": ...}`` naming the offending member, and changes nothing.
+"""
+
+import json
+
+from flask import Blueprint, Response, current_app, request
+
+from .models import scan_findings, scans
+
+blueprint = Blueprint("scan_admin", __name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+PATH = "/_emulator/scan-findings"
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _refused(field: str, message: str, status: int = 400) -> Response:
+    return _json({"error": f"{field}: {message}", "field": field}, status)
+
+
+@blueprint.post(PATH)
+def declare():
+    data = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        return _refused("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _refused("body", "not a JSON document")
+    config = current_app.config["ECR"]
+    try:
+        declaration = scan_findings.parse(body, config.account_id, config.default_region)
+        stored = scans.declare(current_app.config["ECR_STORE"], declaration)
+    except scan_findings.DeclarationError as exc:
+        return _refused(exc.field, exc.message)
+    return _json({"declaration": stored})
+
+
+@blueprint.get(PATH)
+def list_declarations():
+    return _json({"declarations": scan_findings.listing(current_app.config["ECR_STORE"])})
+
+
+@blueprint.delete(PATH)
+def clear():
+    declaration_id = request.args.get("id")
+    removed = scans.clear_declarations(current_app.config["ECR_STORE"], declaration_id)
+    if declaration_id is not None and not removed:
+        return _refused("id", f"no declaration '{declaration_id}'", 404)
+    return _json({"removed": removed})
