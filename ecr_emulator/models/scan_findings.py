@@ -13,10 +13,13 @@ those.
 
 import re
 
+from ..specs import model, patterns
 from . import settings
 from .store import Registry, Store
 
-SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+# botocore's FindingSeverity values, most severe first: the order findings are listed in.
+SEVERITIES = tuple(sorted(model.shape("FindingSeverity")["enum"],
+                          key=("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED").index))
 SCAN_TYPES = ("BASIC", "ENHANCED")
 FIX_AVAILABILITY = ("YES", "NO", "PARTIAL")
 EXPLOIT_AVAILABILITY = ("YES", "NO")
@@ -24,11 +27,10 @@ MAX_DECLARATIONS = 1000
 MAX_FINDINGS = 1000
 MAX_TEXT = 2048
 
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
-_ACCOUNT = re.compile(r"[0-9]{12}")
+_DIGEST = patterns.compiled(model.shape("LayerDigest")["pattern"])
+_ACCOUNT = patterns.compiled(model.shape("RegistryId")["pattern"])
+_REPOSITORY = patterns.compiled(model.shape("RepositoryName")["pattern"])
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
-_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 _SCOPE_KEYS = ("registryId", "region", "repositoryName", "imageTag", "imageDigest", "layerDigest", "scanType",
                "findings")
@@ -79,6 +81,7 @@ _FINDING_MEMBERS = {
     "package": (False, _text),
     "version": (False, _text),
     "packageManager": (False, _text),
+    "arch": (False, _text),
     "filePath": (False, _text),
     "fixedInVersion": (False, _text),
     "fixAvailable": (False, lambda f, v: _choice(f, v, FIX_AVAILABILITY)),
@@ -126,7 +129,9 @@ def parse(body, default_account: str, default_region: str) -> dict:
     selector = selectors[0]
     if selector != "layerDigest" and "repositoryName" not in declaration:
         raise DeclarationError("repositoryName", f"is required with {selector}")
-    declaration[selector] = _text(selector, body[selector], _TAG if selector == "imageTag" else _DIGEST)
+    declaration[selector] = _text(selector, body[selector], None if selector == "imageTag" else _DIGEST)
+    if selector == "imageTag" and len(body[selector]) > model.limit("ImageTag", "max"):
+        raise DeclarationError(selector, f"must be at most {model.limit('ImageTag', 'max')} characters")
     if "scanType" in body:
         declaration["scanTypes"] = [_choice("scanType", body["scanType"], SCAN_TYPES)]
     else:
@@ -155,7 +160,7 @@ def add(registry: Registry, declaration: dict, now: float) -> dict:
         raise DeclarationError("findings", f"a registry holds at most {MAX_DECLARATIONS} declarations; clear some "
                                            f"first")
     state = _state(registry)
-    stored = {"id": f"decl-{state['next']}", "declaredAt": now, **declaration}
+    stored = {"id": f"{registry.account}-{registry.region}-{state['next']}", "declaredAt": now, **declaration}
     state["next"] += 1
     state["declarations"].append(stored)
     return stored

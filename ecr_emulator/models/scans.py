@@ -274,8 +274,9 @@ def _enhanced_view(repo: Repository, image: Image, scan: dict, finding: dict) ->
                       "fixedInVersion": finding.get("fixedInVersion", "NotAvailable")}
         if finding.get("layerDigest"):
             vulnerable["sourceLayerHash"] = finding["layerDigest"]
-        if "filePath" in finding:
-            vulnerable["filePath"] = finding["filePath"]
+        for key in ("arch", "filePath"):
+            if key in finding:
+                vulnerable[key] = finding[key]
         details["vulnerablePackages"] = [vulnerable]
     recommendation = {"text": f"Upgrade {package} to {finding['fixedInVersion']} or later."
                       if package is not None and "fixedInVersion" in finding else "None Provided"}
