@@ -136,7 +136,8 @@ def test_continuous_rescans_pick_up_declarations_when_the_clock_passes_a_rescan(
     enhanced(ecr, rule("CONTINUOUS_SCAN", "prod/*"), rule("SCAN_ON_PUSH", "dev/*"))
     ecr.create_repository(repositoryName="prod/api")
     ecr.create_repository(repositoryName="dev/api")
-    declare(ecr_emulator, {"layerDigest": sm.digest("layer-cr-0"), "findings": [{"name": "EMU-OLD", "severity": "LOW"}]})
+    declare(ecr_emulator, {"layerDigest": sm.digest("layer-cr-0"),
+                           "findings": [{"name": "EMU-OLD", "severity": "LOW"}]})
     prod = push(ecr, sm.docker("cr"), "v1", repo="prod/api")
     dev = push(ecr, sm.docker("cr"), "v1", repo="dev/api")
     first = scan_findings(ecr, "prod/api", prod)["imageScanFindings"]
