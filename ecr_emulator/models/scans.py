@@ -47,6 +47,8 @@ JOURNAL_OPS = (JOURNAL_DECLARE, JOURNAL_CLEAR)
 
 # The ``source`` of enhanced findings: they come from declarations, not from any real advisory feed.
 SOURCE = "ECR_EMULATOR_DECLARED"
+# A declared score is taken as a CVSS 3.1 base score, the version Inspector reports for current advisories.
+CVSS_VERSION = "3.1"
 
 _COMPLETE = "The scan was completed successfully."
 _UNSUPPORTED = "The operating system and/or package manager are not supported."
@@ -265,9 +267,11 @@ def _enhanced_view(repo: Repository, image: Image, scan: dict, finding: dict) ->
         details["sourceUrl"] = finding["uri"]
     cvss = None
     if "score" in finding:
-        cvss = {"score": finding["score"], "scoringVector": finding.get("scoringVector", ""), "version": "3.1"}
-        details["cvss"] = [{"baseScore": cvss["score"], "scoringVector": cvss["scoringVector"], "source": SOURCE,
-                            "version": cvss["version"]}]
+        cvss = {"score": finding["score"], "scoreSource": SOURCE, "version": CVSS_VERSION}
+        if "scoringVector" in finding:
+            cvss["scoringVector"] = finding["scoringVector"]
+        details["cvss"] = [{"baseScore": cvss["score"], "source": SOURCE, "version": CVSS_VERSION,
+                            **({"scoringVector": cvss["scoringVector"]} if "scoringVector" in cvss else {})}]
     if package is not None:
         vulnerable = {"epoch": 0, "name": package, "packageManager": finding.get("packageManager", "OS"),
                       "release": "", "version": finding.get("version", ""),
@@ -307,8 +311,7 @@ def _enhanced_view(repo: Repository, image: Image, scan: dict, finding: dict) ->
     }
     if cvss is not None:
         view["score"] = cvss["score"]
-        view["scoreDetails"] = {"cvss": {"adjustments": [], "score": cvss["score"], "scoreSource": SOURCE,
-                                         "scoringVector": cvss["scoringVector"], "version": cvss["version"]}}
+        view["scoreDetails"] = {"cvss": {"adjustments": [], **cvss}}
     return view
 
 
