@@ -8,10 +8,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sample_manifests as sm
 from conftest import push
 from ecr_emulator.models import scan_findings
+from ecr_emulator.models.store import Registry
 from ecr_emulator.testing import running_server
 
 PATH = "/_emulator/scan-findings"
@@ -74,6 +77,37 @@ def test_a_parsed_declaration_is_plain_data_with_defaults():
                       "findings": [{"name": "EMU-1", "severity": "LOW", "fixedInVersion": "2", "fixAvailable": "YES"},
                                    {"name": "EMU-2", "severity": "LOW", "fixAvailable": "NO"}]}
     assert json.loads(json.dumps(parsed)) == parsed
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                 max_size=4), max_leaves=20)
+_MEMBERS = st.sampled_from(["registryId", "region", "repositoryName", "imageTag", "imageDigest", "layerDigest",
+                            "scanType", "findings", "name", "severity", "score", "package", "uri"])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(body=st.one_of(_JSON, st.dictionaries(_MEMBERS, _JSON, max_size=6),
+                      st.fixed_dictionaries({"repositoryName": st.just("app"), "imageTag": st.just("v1"),
+                                             "findings": st.lists(st.dictionaries(_MEMBERS, _JSON), max_size=3)})))
+def test_any_json_is_either_a_declaration_or_a_declaration_error(body):
+    try:
+        parsed = scan_findings.parse(body, "123456789012", "us-east-1")
+    except scan_findings.DeclarationError as exc:
+        assert isinstance(exc.field, str) and exc.message
+    else:
+        assert json.loads(json.dumps(parsed)) == parsed
+
+
+def test_a_registry_holds_a_bounded_number_of_declarations():
+    registry = Registry("123456789012", "us-east-1")
+    declaration = scan_findings.parse(GOOD, "123456789012", "us-east-1")
+    for n in range(scan_findings.MAX_DECLARATIONS):
+        scan_findings.add(registry, declaration, float(n))
+    with pytest.raises(scan_findings.DeclarationError):
+        scan_findings.add(registry, declaration, 0.0)
+    assert len({d["id"] for d in scan_findings.declarations(registry)}) == scan_findings.MAX_DECLARATIONS
+    assert scan_findings.remove(registry, None) == scan_findings.MAX_DECLARATIONS
 
 
 def test_the_endpoint_adds_lists_and_removes_declarations(ecr_emulator):

@@ -11,6 +11,7 @@ to date first and journal the change; any caller (the admin endpoint, a seed fil
 those.
 """
 
+import json
 import re
 
 from ..specs import model, patterns
@@ -97,7 +98,8 @@ def _finding(index: int, raw) -> dict:
         raise DeclarationError(where, "must be an object")
     for key in raw:
         if key not in _FINDING_MEMBERS:
-            raise DeclarationError(f"{where}.{key}", f"unknown member; known: {', '.join(_FINDING_MEMBERS)}")
+            raise DeclarationError(f"{where}.{key}", f"unknown member {json.dumps(key)}; known: "
+                                                     f"{', '.join(_FINDING_MEMBERS)}")
     finding = {}
     for key, (required, check) in _FINDING_MEMBERS.items():
         if key in raw and raw[key] is not None:
@@ -115,7 +117,7 @@ def parse(body, default_account: str, default_region: str) -> dict:
         raise DeclarationError("body", "must be a JSON object")
     for key in body:
         if key not in _SCOPE_KEYS:
-            raise DeclarationError(key, f"unknown member; known: {', '.join(_SCOPE_KEYS)}")
+            raise DeclarationError(key, f"unknown member {json.dumps(key)}; known: {', '.join(_SCOPE_KEYS)}")
     declaration = {
         "registryId": _text("registryId", body.get("registryId", default_account), _ACCOUNT),
         "region": _text("region", body.get("region", default_region), _REGION),
