@@ -36,8 +36,7 @@ def declare():
         return _refused("body", "not a JSON document")
     config = current_app.config["ECR"]
     try:
-        declaration = scan_findings.parse(body, config.account_id, config.default_region)
-        stored = scans.declare(current_app.config["ECR_STORE"], declaration)
+        stored = scans.declare(current_app.config["ECR_STORE"], body, config.account_id, config.default_region)
     except scan_findings.DeclarationError as exc:
         return _refused(exc.field, exc.message)
     return _json({"declaration": stored})

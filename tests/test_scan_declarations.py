@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import sample_manifests as sm
 from conftest import push
-from ecr_emulator.models import scan_findings
-from ecr_emulator.models.store import Registry
+from ecr_emulator.models import scan_findings, scans
+from ecr_emulator.models.store import Registry, Store
 from ecr_emulator.testing import running_server
 
 PATH = "/_emulator/scan-findings"
@@ -214,3 +214,17 @@ def test_declarations_travel_in_an_export_archive(tmp_path):
         result = cli("import", archive, "--endpoint", target.endpoint)
         assert result.returncode == 0, result.stderr
         assert scanned_state(target) == before
+
+
+def test_a_journaled_declaration_is_checked_again_when_replayed():
+    store = Store()
+    scans.replay(store, {"op": scans.JOURNAL_DECLARE, "now": 0.0, "account": "123456789012", "region": "us-east-1",
+                         "params": GOOD})
+    assert [d["findings"][0]["name"] for d in scan_findings.listing(store)] == ["EMU-1"]
+    with pytest.raises(ValueError):
+        scans.replay(store, {"op": scans.JOURNAL_DECLARE, "now": 0.0, "account": "123456789012",
+                             "region": "us-east-1", "params": {**GOOD, "findings": "all of them"}})
+    with pytest.raises(TypeError):
+        scans.replay(store, {"op": scans.JOURNAL_CLEAR, "now": 0.0, "params": {"id": 7}})
+    scans.replay(store, {"op": scans.JOURNAL_CLEAR, "now": 0.0, "params": {"id": None}})
+    assert scan_findings.listing(store) == []

@@ -6,9 +6,9 @@ A scan takes the findings of every declaration covering the image when it runs; 
 Declarations are plain data kept in ``Registry.settings`` so snapshots and export archives carry them.
 
 ``parse`` checks a declaration strictly and reports the first bad field; ``covering`` is what a scan consults.
-Changing declarations goes through ``scans.declare`` / ``scans.clear_declarations``, which bring running scans up
-to date first and journal the change; any caller (the admin endpoint, a seed file, an in-process control API) uses
-those.
+Changing declarations goes through ``scans.declare`` (which parses the body) and ``scans.clear_declarations``: they
+bring continuous rescans up to date first and journal the change. Any caller (the admin endpoint, a seed file, an
+in-process control API) uses those.
 """
 
 import json

@@ -315,16 +315,20 @@ def _enhanced_view(repo: Repository, image: Image, scan: dict, finding: dict) ->
     return view
 
 
-def declare(store: Store, declaration: dict) -> dict:
-    """Add a declaration parsed by ``scan_findings.parse`` and journal it. Rescans due by now run first, so they
-    use the declarations of their time; the new one applies from the next scan of each image it covers."""
+def declare(store: Store, body, account: str, region: str) -> dict:
+    """Check a declaration body (``scan_findings.parse``; DeclarationError names a bad field), add it and journal it
+    as an operation of ``account`` in ``region`` (the defaults for a body that names neither). Rescans due by now
+    run first, so they use the declarations of their time; the new one applies from the next scan of each image it
+    covers."""
+    declaration = scan_findings.parse(body, account, region)
     with store.lock:
         now = store.clock.now()
         registry = store.registry(declaration["registryId"], declaration["region"])
         settle(registry, now)
         stored = scan_findings.add(registry, declaration, now)
         if store.persistence is not None:
-            store.persistence.append({"op": JOURNAL_DECLARE, "now": now, "declaration": declaration})
+            store.persistence.append({"op": JOURNAL_DECLARE, "account": account, "region": region, "now": now,
+                                      "params": body})
         return stored
 
 
@@ -337,13 +341,17 @@ def clear_declarations(store: Store, declaration_id: str | None = None) -> int:
             settle(registry, now)
             removed += scan_findings.remove(registry, declaration_id)
         if removed and store.persistence is not None:
-            store.persistence.append({"op": JOURNAL_CLEAR, "now": now, "id": declaration_id})
+            store.persistence.append({"op": JOURNAL_CLEAR, "now": now, "params": {"id": declaration_id}})
         return removed
 
 
 def replay(store: Store, entry: dict) -> None:
-    """Repeat a journaled declaration change; recovery has frozen the clock at the record's time."""
+    """Repeat a journaled declaration change, checked as when it was made; recovery has frozen the clock at the
+    record's time. A record of the wrong shape raises ValueError or TypeError."""
+    params = entry["params"]
     if entry["op"] == JOURNAL_DECLARE:
-        declare(store, entry["declaration"])
-    else:
-        clear_declarations(store, entry["id"])
+        declare(store, params, entry["account"], entry["region"])
+        return
+    if not isinstance(params, dict) or not isinstance(params.get("id"), (str, type(None))):
+        raise TypeError("its declaration id is not a string")
+    clear_declarations(store, params["id"])
