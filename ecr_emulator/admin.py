@@ -44,7 +44,7 @@ def _guard():
     """Refuse a request without the admin token, or with a body past its route's cap, before it does anything."""
     config = current_app.config["ECR"]
     if config.admin_token and request.endpoint not in _OPEN:
-        refusal = _token_refusal(config.admin_token)
+        refusal = token_refusal(config.admin_token)
         if refusal is not None:
             return refusal
     if request.endpoint in _STREAMED:
@@ -59,7 +59,7 @@ def _guard():
     return None
 
 
-def _token_refusal(token: str) -> Response | None:
+def token_refusal(token: str) -> Response | None:
     """401 without a bearer token, 403 with the wrong one; compared as fixed-length digests in constant time, so
     neither the token's bytes nor its length show in the timing."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")

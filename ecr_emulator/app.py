@@ -8,7 +8,7 @@ import tempfile
 
 from flask import Flask
 
-from . import admin, blob_downloads, handlers, protocol, recovery, registry
+from . import admin, blob_downloads, handlers, protocol, recovery, registry, scan_admin
 from .config import Config
 from .models import replication
 from .models.blobs import BlobStore
@@ -22,6 +22,7 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     app = Flask(__name__)
     app.config["ECR"] = config
     store = store or Store()
+    store.scan_seconds = config.scan_seconds
     app.config["ECR_STORE"] = store
     model.service_description()
     handlers.load()
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     app.url_map.merge_slashes = False
     app.register_blueprint(protocol.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(scan_admin.blueprint)
     app.register_blueprint(blob_downloads.blueprint)
     app.register_blueprint(registry.blueprint)
     logging.getLogger(__package__).setLevel(config.log_level.upper())

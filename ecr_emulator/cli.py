@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--max-import-bytes", type=int, default=_env("MAX_IMPORT_BYTES", str(16 * 1024 ** 3)),
                         help="largest archive POST /_emulator/import accepts, counted as it streams; default 16 GiB "
                              "(ECR_EMULATOR_MAX_IMPORT_BYTES)")
+    parser.add_argument("--scan-seconds", type=float, default=_env("SCAN_SECONDS", "0"), metavar="SECONDS",
+                        help="model time a basic scan takes before it is COMPLETE; default 0: done at once "
+                             "(ECR_EMULATOR_SCAN_SECONDS)")
     args = parser.parse_args(argv)
     _check_admin_token(parser, args.admin_token)
     if args.max_import_bytes < 1:
@@ -72,12 +75,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("--max-body-bytes must be positive")
     if args.lifecycle_interval is not None and not args.lifecycle_interval > 0:
         parser.error("--lifecycle-interval must be a positive number of seconds")
+    if not 0 <= args.scan_seconds < float("inf"):
+        parser.error("--scan-seconds must be a number of seconds, 0 or more")
     config = Config(host=args.host, port=args.port, advertise_url=args.advertise_url, account_id=args.account_id,
                     log_level=args.log_level.upper(), strict_layers=args.strict_layers,
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
                     max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
-                    max_import_bytes=args.max_import_bytes)
+                    max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds)
     return config
 
 

@@ -19,6 +19,7 @@ class Config:
     # Required (as a bearer token) by every admin route but health; None leaves the admin API open.
     admin_token: str | None = None
     max_import_bytes: int = 16 * 1024 ** 3
+    scan_seconds: float = 0.0
 
     @property
     def endpoint(self) -> str:

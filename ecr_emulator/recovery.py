@@ -7,7 +7,7 @@ from . import errors
 from .config import Config
 from .context import RequestContext
 from .models.store import Store
-from .models import lifecycle
+from .models import lifecycle, scans
 from .persistence import Persistence, StateDirError, StateWriteError
 from .protocol import apply
 
@@ -66,6 +66,9 @@ def _replay(store: Store, config: Config, record: dict) -> None:
     with store.clock.frozen_at(now):
         if record["op"] == lifecycle.JOURNAL_OP:
             lifecycle.run_all(store)
+            return
+        if record["op"] in scans.JOURNAL_OPS:
+            scans.replay(store, record)
             return
         operation, account, region, params = record["op"], record["account"], record["region"], record["params"]
         if not all(isinstance(v, str) for v in (operation, account, region)) or not isinstance(params, dict):

@@ -19,6 +19,9 @@ TOKEN = "s3cret-Token_1"
 ROUTES = [("GET", "/_emulator/clock"), ("POST", "/_emulator/clock"), ("POST", "/_emulator/reset"),
           ("POST", "/moto-api/reset"), ("POST", "/_emulator/lifecycle/run"), ("GET", "/_emulator/export"),
           ("POST", "/_emulator/import")]
+# Admin routes with body caps of their own, guarded by the token all the same.
+SCAN_ROUTES = [("POST", "/_emulator/scan-findings"), ("GET", "/_emulator/scan-findings"),
+               ("DELETE", "/_emulator/scan-findings")]
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -160,7 +163,7 @@ def test_an_import_exactly_at_its_cap_is_accepted(archive, chunked):
         assert _repositories(target) == ["imported"]
 
 
-@pytest.mark.parametrize("method, path", ROUTES)
+@pytest.mark.parametrize("method, path", ROUTES + SCAN_ROUTES)
 def test_with_a_token_every_admin_route_requires_it(guarded, method, path):
     guarded.client().create_repository(repositoryName="guarded")
     status, headers, body = request(guarded.endpoint, method, path, body=b"" if method == "POST" else None)

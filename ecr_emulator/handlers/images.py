@@ -184,7 +184,7 @@ def _page_limit(params: dict) -> int:
 
 @operation("DescribeImages")
 def describe_images(ctx: RequestContext, params: dict) -> dict:
-    _, repo = ctx.repository(params)
+    registry, repo = ctx.repository(params)
     with ctx.store.lock:
         now = ctx.clock.now()
         storage.settle(repo, now)
@@ -193,11 +193,11 @@ def describe_images(ctx: RequestContext, params: dict) -> dict:
                 raise errors.InvalidParameterException(
                     "Invalid parameter at 'maxResults' failed to satisfy constraint: "
                     "'maxResults and nextToken cannot be used when imageIds is specified'")
-            return {"imageDetails": [image_detail(repo, image, now)
+            return {"imageDetails": [image_detail(registry, repo, image, now)
                                      for image in described(repo, params["imageIds"])]}
         after = paging.decode(params.get("nextToken"), int) or 0
         images, last = repo.images.page(after, _page_limit(params), _status_filter(params))
-        result = {"imageDetails": [image_detail(repo, image, now) for image in images]}
+        result = {"imageDetails": [image_detail(registry, repo, image, now) for image in images]}
         if last is not None:
             result["nextToken"] = paging.encode(last)
         return result

@@ -1,4 +1,5 @@
-"""Basic image scanning: StartImageScan and DescribeImageScanFindings (the model is ``models.scans``)."""
+"""StartImageScan and DescribeImageScanFindings, basic or enhanced as the registry's scan type says (the model is
+``models.scans``)."""
 
 from .. import errors, paging
 from ..context import RequestContext
@@ -10,20 +11,21 @@ DEFAULT_PAGE = 100
 
 @operation("StartImageScan")
 def start_image_scan(ctx: RequestContext, params: dict) -> dict:
-    _, repo = ctx.repository(params)
+    registry, repo = ctx.repository(params)
     with ctx.store.lock:
         now = ctx.clock.now()
         storage.settle(repo, now)
         image = lookup.image(repo, params["imageId"])
-        scans.start(image, now)
+        status = scans.start(ctx.store, registry, repo, image, now)
         return {"registryId": repo.account, "repositoryName": repo.name,
-                "imageId": lookup.echoed_id(image, params["imageId"]), "imageScanStatus": scans.status(image, now)}
+                "imageId": lookup.echoed_id(image, params["imageId"]), "imageScanStatus": status}
 
 
 @operation("DescribeImageScanFindings")
 def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
-    """Findings appear once the scan is COMPLETE; the token is the offset of the next finding."""
-    _, repo = ctx.repository(params)
+    """Findings appear once a scan is COMPLETE (or ACTIVE, for continuous enhanced scanning); the token is the
+    offset of the next finding, and the severity counts cover every finding, not just the page."""
+    registry, repo = ctx.repository(params)
     offset = paging.decode(params.get("nextToken"), int) or 0
     if offset < 0:
         raise paging.invalid()
@@ -33,7 +35,7 @@ def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
         storage.settle(repo, now)
         image_id = params["imageId"]
         image = lookup.image(repo, image_id)
-        status = scans.status(image, now)
+        status = scans.status(registry, repo, image, now)
         if status is None:
             shown = ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
             raise errors.ScanNotFoundException(
@@ -41,11 +43,11 @@ def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
                 f"'{repo.name}' in the registry with id '{repo.account}'")
         result = {"registryId": repo.account, "repositoryName": repo.name,
                   "imageId": lookup.echoed_id(image, image_id), "imageScanStatus": status}
-        summary = scans.summary(image, now)
+        summary = scans.summary(registry, repo, image, now)
         if summary is None:
             return result
-        found = scans.findings(image)
-        result["imageScanFindings"] = {**summary, "findings": found[offset:offset + limit]}
+        member, found = scans.findings(registry, repo, image, now)
+        result["imageScanFindings"] = {**summary, member: found[offset:offset + limit]}
         if offset + limit < len(found):
             result["nextToken"] = paging.encode(offset + limit)
         return result

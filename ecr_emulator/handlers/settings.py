@@ -8,7 +8,7 @@ import bisect
 
 from .. import errors, paging
 from ..context import RequestContext
-from ..models import settings
+from ..models import scans, settings
 from . import operation
 
 # Basic scanning only scans on push (other repositories are scanned manually); enhanced scanning adds continuous scans.
@@ -71,7 +71,7 @@ def put_registry_scanning_configuration(ctx: RequestContext, params: dict) -> di
     config = {"scanType": scan_type, "rules": rules}
     registry = ctx.registry()
     with ctx.store.lock:
-        registry.settings[settings.SCANNING] = config
+        scans.reconfigure(ctx.store, registry, config, ctx.clock.now())
     return {"registryScanningConfiguration": config}
 
 

@@ -1,5 +1,7 @@
 """UpdateImageStorageClass: archiving images and restoring them (the model is ``models.storage``)."""
 
+import functools
+
 from ..context import RequestContext
 from ..models import scans, storage
 from . import lookup, operation
@@ -11,6 +13,6 @@ def update_image_storage_class(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         image = lookup.image(repo, params["imageId"])
         status = storage.update(repo, image, params["targetStorageClass"], ctx.clock.now(),
-                                scan_on_push=scans.scan_on_push(ctx.store, repo))
+                                on_restore=functools.partial(scans.on_push, ctx.store, repo))
         return {"registryId": repo.account, "repositoryName": repo.name,
                 "imageId": lookup.echoed_id(image, params["imageId"]), "imageStatus": status}

@@ -3,6 +3,7 @@
 from ..models import scans, storage
 from ..models.images import Image
 from ..models.repository import Repository
+from ..models.store import Registry
 
 
 def repository_view(repo: Repository) -> dict:
@@ -21,8 +22,9 @@ def repository_view(repo: Repository) -> dict:
     return view
 
 
-def image_detail(repo: Repository, image: Image, now: float) -> dict:
-    """``now`` is the model time: scan progress and findings are read off the clock."""
+def image_detail(registry: Registry, repo: Repository, image: Image, now: float) -> dict:
+    """``now`` is the model time: scan progress and findings are read off the clock; the registry's scan type
+    decides which scan is shown."""
     detail = {
         "registryId": repo.account,
         "repositoryName": repo.name,
@@ -35,8 +37,8 @@ def image_detail(repo: Repository, image: Image, now: float) -> dict:
         "lastRecordedPullTime": image.last_pull,
         "subjectManifestDigest": image.subject,
         "imageStatus": image.status,
-        "imageScanStatus": scans.status(image, now),
-        "imageScanFindingsSummary": scans.summary(image, now),
+        "imageScanStatus": scans.status(registry, repo, image, now),
+        "imageScanFindingsSummary": scans.summary(registry, repo, image, now),
         "lastActivatedAt": storage.last_activated(image),
     }
     if image.storage_class == "ARCHIVE":

@@ -11,6 +11,7 @@ SCANNING = "scanning_configuration"
 ACCOUNT_SETTINGS = "account_settings"
 SIGNING = "signing_configuration"
 PULL_TIME_EXCLUSIONS = "pull_time_update_exclusions"
+DECLARED_FINDINGS = "declared_scan_findings"
 
 # Each account setting AWS documents: its default for a new registry and the values PutAccountSetting accepts.
 # Clair basic scanning is retired, so AWS_NATIVE is the only basic scan type left.

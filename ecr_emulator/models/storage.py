@@ -52,12 +52,12 @@ def _activate(image: Image, when: float) -> None:
     image.extra = extra
 
 
-def update(repo: Repository, image: Image, target: str, now: float, *, scan_on_push: bool = False) -> str:
+def update(repo: Repository, image: Image, target: str, now: float, *, on_restore=None) -> str:
     """UpdateImageStorageClass: archive now, or start a restore; returns the image's status afterwards.
 
     A move to the class the image is already in (or towards, while a restore runs) is refused, as is archiving
-    an image whose restore has not finished. A restore drops the scan from before archiving and, with
-    ``scan_on_push``, scans the image as the restore completes, as AWS treats a restore like a push.
+    an image whose restore has not finished. A restore drops the scans from before archiving and calls
+    ``on_restore(image, when)`` for the time the restore completes, as AWS treats a restore like a push.
     """
     settle(repo, now)
     status = image.status
@@ -77,8 +77,8 @@ def update(repo: Repository, image: Image, target: str, now: float, *, scan_on_p
         image.extra = extra
         repo.extra.setdefault(_PENDING, {})[image.digest] = due
         scans.forget(image)
-        if scan_on_push:
-            scans.begin(image, due)
+        if on_restore is not None:
+            on_restore(image, due)
     return image.status
 
 

@@ -32,6 +32,8 @@ class Store:
         self.blobs = None
         # True while a state directory's journal is replayed: effects outside the state (blob files) already happened.
         self.replaying = False
+        # How long a basic scan (or an enhanced scan's first pass) takes in model time: ``--scan-seconds``.
+        self.scan_seconds = 0.0
 
     def registry(self, account: str, region: str) -> Registry:
         key = (account, region)
