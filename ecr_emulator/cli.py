@@ -7,6 +7,7 @@ import signal
 import sys
 
 from .config import Config
+from .upstream import settings as upstream
 
 
 def _env(name: str, default=None):
@@ -44,7 +45,21 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
                         help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
                              "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
+    parser.add_argument("--upstream-credentials", default=_env("UPSTREAM_CREDENTIALS"), metavar="FILE",
+                        help="pull through cache credentials: a JSON object from Secrets Manager secret ARN to "
+                             "{\"username\": ..., \"accessToken\": ...} (ECR_EMULATOR_UPSTREAM_CREDENTIALS)")
+    parser.add_argument("--upstream-endpoint", action="append", metavar="HOST=URL",
+                        default=[e for e in _env("UPSTREAM_ENDPOINTS", "").split(",") if e],
+                        help="contact URL instead of https://HOST for a pull through cache rule's upstream, such as "
+                             "registry-1.docker.io=http://127.0.0.1:5001; repeatable "
+                             "(ECR_EMULATOR_UPSTREAM_ENDPOINTS, comma-separated)")
     args = parser.parse_args(argv)
+    try:
+        upstream_credentials = (upstream.load_credentials(args.upstream_credentials)
+                                if args.upstream_credentials else {})
+        upstream_endpoints = dict(upstream.parse_endpoint(e) for e in args.upstream_endpoint)
+    except upstream.SettingsError as exc:
+        parser.error(str(exc))
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
     if args.max_connections < 1:
@@ -57,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     log_level=args.log_level.upper(), strict_layers=args.strict_layers,
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
-                    max_body_bytes=args.max_body_bytes)
+                    max_body_bytes=args.max_body_bytes, upstream_credentials=upstream_credentials,
+                    upstream_endpoints=upstream_endpoints)
     return config
 
 

@@ -16,6 +16,9 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     max_connections: int = 1000
     lifecycle_interval: float | None = None
+    # Pull through cache: secret ARN -> (username, access token), and upstream host -> the URL contacted instead.
+    upstream_credentials: dict = dataclasses.field(default_factory=dict)
+    upstream_endpoints: dict = dataclasses.field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:

@@ -7,7 +7,7 @@ from .models.store import Registry, Store
 
 
 class RequestContext:
-    __slots__ = ("store", "config", "account", "region", "request_id")
+    __slots__ = ("store", "config", "account", "region", "request_id", "upstream_failures")
 
     def __init__(self, store: Store, config: Config, account: str, region: str, request_id: str = ""):
         self.store = store
@@ -15,6 +15,8 @@ class RequestContext:
         self.account = account
         self.region = region
         self.request_id = request_id
+        # Why the pull through cache could not fetch what this request reads (``pull_through.prepare``).
+        self.upstream_failures: dict = {}
 
     @property
     def clock(self):

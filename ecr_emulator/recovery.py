@@ -8,6 +8,7 @@ from .config import Config
 from .context import RequestContext
 from .models.store import Store
 from .models import lifecycle
+from .models import pull_through_cache
 from .persistence import Persistence, StateDirError, StateWriteError
 from .protocol import apply
 
@@ -37,6 +38,8 @@ def _load(store: Store, config: Config, persistence: Persistence) -> int:
             with store.clock.frozen_at(record["now"]):
                 if record["op"] == lifecycle.JOURNAL_OP:
                     lifecycle.run_all(store)
+                elif record["op"] == pull_through_cache.JOURNAL_OP:
+                    pull_through_cache.replay(store, record)
                 else:
                     _replay_operation(store, config, record)
             replayed += 1

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
-from .. import protocol
+from .. import protocol, pull_through
 from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
@@ -75,6 +75,16 @@ class _Request:
                 return checked
         raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
             "name": name, "registryId": self.account})
+
+    def pull_through(self, ensure, name: str, wanted) -> None:
+        """Fill the pull through cache for a read of ``name`` (``ensure`` is ``pull_through.ensure_image`` or
+        ``ensure_blob``); an upstream fault is the read's error, a missing image leaves the read to report it."""
+        try:
+            failure = ensure(self.ctx, self.ctx.registry(), name, wanted)
+        except ecr_errors.ServiceError as exc:
+            raise from_ecr(exc) from None
+        if failure is not None and failure["failureCode"] != "ImageNotFound":
+            raise from_failure(failure)
 
     def call(self, operation: str, params: dict, tolerate: tuple[str, ...] = ()) -> dict | None:
         """Run a JSON API operation in the caller's registry; an error whose code is in ``tolerate`` gives None."""
@@ -182,6 +192,8 @@ def _chunks():
 def get_blob(caller: _Request, name: str, digest: str):
     caller.push_target(name)
     path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
+    if not path.is_file():
+        caller.pull_through(pull_through.ensure_blob, name, digest)
     if not path.is_file():
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
     return blob_response(path, digest)
@@ -318,8 +330,10 @@ def _manifest_headers(image_digest: str, media_type: str, length: int) -> dict:
 
 
 def get_manifest(caller: _Request, name: str, reference: str):
-    repo = caller.repository(name)
+    checked = access.repository_name(name)
     image_id = _image_id(reference)
+    caller.pull_through(pull_through.ensure_image, checked, image_id)
+    repo = caller.repository(name)
     accepted = _accepted_types()
     if request.method == "HEAD":
         return _head_manifest(caller, repo, image_id, accepted)
