@@ -64,7 +64,7 @@ class Distribution:
             if self.process.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {self.process.stderr.read().decode()}")
             with contextlib.suppress(OSError):
-                self._request("GET", "/v2/")
+                self.request("GET", "/v2/")
                 return
             if time.monotonic() > deadline:
                 self.stop()
@@ -81,7 +81,7 @@ class Distribution:
                 self.process.wait()
         self.process.stderr.close()
 
-    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = dict(headers or {})
         if self.user:
@@ -94,17 +94,17 @@ class Distribution:
             connection.close()
 
     def push_blob(self, repo: str, data: bytes) -> None:
-        status, headers, body = self._request("POST", f"/v2/{repo}/blobs/uploads/")
+        status, headers, body = self.request("POST", f"/v2/{repo}/blobs/uploads/")
         assert status == 202, body
         location = urllib.parse.urlsplit(headers["Location"])
         query = f"{location.query}&" if location.query else ""
-        status, _, body = self._request("PUT", f"{location.path}?{query}digest={sha(data)}", body=data,
+        status, _, body = self.request("PUT", f"{location.path}?{query}digest={sha(data)}", body=data,
                                         headers={"Content-Type": "application/octet-stream"})
         assert status == 201, body
 
     def push_manifest(self, repo: str, reference: str, data: bytes) -> str:
         media_type = json.loads(data)["mediaType"]
-        status, _, body = self._request("PUT", f"/v2/{repo}/manifests/{reference}", body=data,
+        status, _, body = self.request("PUT", f"/v2/{repo}/manifests/{reference}", body=data,
                                         headers={"Content-Type": media_type})
         assert status == 201, body
         return sha(data)
