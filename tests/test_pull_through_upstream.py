@@ -256,7 +256,7 @@ def test_cached_images_survive_a_restart_and_move_with_export(distribution, tmp_
 
 # Against the in-process fake upstream and no upstream at all.
 
-def test_bearer_token_flow_and_a_digest_mismatch_refused(fake_upstream, tmp_path):
+def test_bearer_token_flow_and_a_digest_mismatch_or_a_cut_refused(fake_upstream, tmp_path):
     good = fake_upstream.add_image("org/app", "v1", b"honest layer")
     bad = fake_upstream.add_image("org/other", "v1", b"layer the upstream will tamper with")
     secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
@@ -279,7 +279,13 @@ def test_bearer_token_flow_and_a_digest_mismatch_refused(fake_upstream, tmp_path
         status, _, body = v2(server).request("GET", "/v2/ghcr/org/other/manifests/v1", headers=ACCEPT)
         assert status == 503 and json.loads(body)["errors"][0]["code"] == "UNAVAILABLE"
 
-        fake_upstream.lie = False
+        fake_upstream.lie, fake_upstream.cut = False, True
+        with pytest.raises(ClientError) as exc:
+            pull_by_tag(ecr, "ghcr/org/other", "v1")
+        assert error_of(exc)[0] == "UnableToGetUpstreamImageException" and "broke off" in error_of(exc)[1]
+        assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == ["ghcr/org/app"]
+
+        fake_upstream.cut = False
         assert pull_by_tag(ecr, "ghcr/org/other", "v1")["images"][0]["imageId"]["imageDigest"] == bad
 
 

@@ -118,13 +118,15 @@ class Distribution:
 
 class FakeUpstream:
     """A registry in a thread: manifests and blobs from dicts, behind the bearer token flow for one user. ``lie``
-    makes it send other bytes than a blob's digest names; ``status`` makes every registry request answer it."""
+    makes it send other bytes than a blob's digest names, ``cut`` hang up half way through a blob; ``status`` makes
+    every registry request answer it."""
 
     def __init__(self, user: tuple[str, str] = ("bob", "hunter2")):
         self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.blobs: dict[str, bytes] = {}
         self.user = user
         self.lie = False
+        self.cut = False
         self.status: int | None = None
         self.requests: list[str] = []
         self.token = "token-" + sha(repr(user).encode())[7:23]
@@ -172,6 +174,13 @@ class FakeUpstream:
                     data = upstream.blobs.get(digest)
                     if data is None:
                         return self._reply(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
+                    if upstream.cut:
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data[:len(data) // 2])
+                        self.close_connection = True
+                        return None
                     return self._reply(200, data + b"tampered" if upstream.lie else data)
                 return self._reply(404, b"{}")
 

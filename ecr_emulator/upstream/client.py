@@ -48,6 +48,14 @@ def _status_error(status: int, what: str) -> UpstreamError:
     return UpstreamError(UNAVAILABLE, f"The upstream registry answered {what} with HTTP {status}.")
 
 
+def _check_complete(response: http.client.HTTPResponse, received: int, what: str) -> None:
+    """A body shorter than its Content-Length is a connection that broke (``read`` with a size returns what came)."""
+    declared = response.getheader("Content-Length")
+    if declared is not None and declared.isdigit() and received < int(declared):
+        raise UpstreamError(UNAVAILABLE, f"The upstream registry broke off {what} after {received} of {declared} "
+                                         f"bytes.")
+
+
 class RegistryClient:
     """Reads one upstream registry at ``base_url`` (``https://host`` or ``http://host:port``), as ``username`` with
     ``password`` when given, anonymously otherwise."""
@@ -76,6 +84,7 @@ class RegistryClient:
             data = self._read(response, limit + 1, what)
             if len(data) > limit:
                 raise UpstreamError(UNAVAILABLE, f"The upstream {what} is larger than {limit} bytes.")
+            _check_complete(response, len(data), what)
             media_type = (response.getheader("Content-Type") or "").split(";")[0].strip()
             return data, media_type, response.getheader("Docker-Content-Digest")
         finally:
@@ -86,6 +95,7 @@ class RegistryClient:
         from the iteration."""
         what = f"blob {digest} of {repository}"
         response = self._open("GET", f"/v2/{repository}/blobs/{digest}", {}, what)
+        received = 0
         try:
             while True:
                 try:
@@ -93,7 +103,9 @@ class RegistryClient:
                 except (OSError, http.client.HTTPException) as exc:
                     raise UpstreamError(UNAVAILABLE, f"The upstream registry broke off {what}: {exc}") from None
                 if not chunk:
+                    _check_complete(response, received, what)
                     return
+                received += len(chunk)
                 yield chunk
         finally:
             response.close()
