@@ -57,11 +57,16 @@ def prepare(ctx: RequestContext, operation: str, params: dict) -> None:
     ``ctx.upstream_failures`` why an image or layer could not be fetched, for the operation to report."""
     if operation not in ("BatchGetImage", "GetDownloadUrlForLayer") or ctx.store.replaying:
         return
+    registry_id = params.get("registryId")
+    if registry_id is not None and not (isinstance(registry_id, str) and ptc.ACCOUNT_ID.fullmatch(registry_id)):
+        return  # the operation itself reports the fault
+    registry = ctx.registry(registry_id)
+    if not ptc.rules(registry):
+        return
     try:
         params = validate(operation, params)
     except errors.ServiceError:
-        return  # the operation itself reports the fault
-    registry = ctx.registry(params.get("registryId"))
+        return
     name = params["repositoryName"]
     if operation == "BatchGetImage":
         for image_id in params["imageIds"]:
@@ -149,6 +154,8 @@ def _source(ctx: RequestContext, registry: Registry, rule: dict):
 
 
 def _fill(ctx: RequestContext, registry: Registry, rule: dict, name: str, reference: str, tag: str | None) -> None:
+    """Fetch ``reference`` of the upstream repository and store it as ``name`` (a tag whose upstream digest is the
+    cached one only has its check time moved), journaled with a state directory."""
     upstream_name = ptc.upstream_repository(rule, name)
     if rule["upstreamRegistry"] == "docker-hub" and "/" not in upstream_name:
         raise UpstreamError(NOT_FOUND, f"Docker Hub official images are pulled with the library/ prefix: "
@@ -175,7 +182,7 @@ def _fill(ctx: RequestContext, registry: Registry, rule: dict, name: str, refere
                 raise errors.ServerException(f"The change was not made: {exc}") from None
 
 
-def _manifest(source, repository: str, reference: str, limit: int) -> tuple[bytes, str]:
+def _manifest(source, repository: str, reference: str, limit: int) -> tuple[bytes, str | None]:
     """A manifest from the upstream, checked as PutImage checks one and, when named by digest, against it."""
     data, media_type = source.manifest(repository, reference, limit)
     try:

@@ -44,6 +44,7 @@ UPSTREAMS = {
 
 # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME; the model's pattern already requires the name prefix.
 SECRET_ARN = re.compile(r"arn:aws(?:-\w+)*:secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):secret:.+")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _ROLE_ARN = re.compile(r"arn:aws(?:-\w+)*:iam::(?P<account>[0-9]{12}):role/[\w+=,.@/-]+")
 
 
