@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 import upstreams
 from conftest import error_of, require_tool
+from ecr_emulator.models import pull_through_cache as ptc
 from ecr_emulator.testing import free_port, running_server
 from registry_client import RegistryClient
 from upstreams import Distribution, FakeUpstream, sha
@@ -421,3 +422,47 @@ def test_ecr_to_ecr_within_an_account_with_a_root_rule(ecr_emulator, ecr):
     assert ecr.describe_repositories(repositoryNames=["apps/web"])["repositories"][0]["repositoryUri"].startswith(
         f"{ACCOUNT}.dkr.ecr.{REGION}.")
     assert pull_by_tag(ecr, "apps/web", "missing")["failures"][0]["failureCode"] == "ImageNotFound"
+
+
+# Rule matching, name mapping and the flags, without a server.
+
+@pytest.mark.parametrize("prefix,upstream_prefix,name,upstream", [
+    # The mapping table of "Customizing repository prefixes for ECR to ECR pull through cache".
+    ("ecr-public", None, "ecr-public/my-app/image1", "my-app/image1"),
+    ("ROOT", "ROOT", "my-app/image1", "my-app/image1"),
+    ("team-a", "team-a", "team-a/myapp/image1", "team-a/myapp/image1"),
+    ("my-app", "upstream-app", "my-app/image1", "upstream-app/image1"),
+])
+def test_upstream_repository_names_follow_awss_mapping(prefix, upstream_prefix, name, upstream):
+    rule = {"ecrRepositoryPrefix": prefix, **({"upstreamRepositoryPrefix": upstream_prefix} if upstream_prefix else {})}
+    assert ptc.upstream_repository(rule, name) == upstream
+
+
+def test_the_longest_covering_prefix_wins_and_root_takes_the_rest():
+    class Registry:
+        settings = {ptc.RULES: {p: {"ecrRepositoryPrefix": p} for p in ("team", "team/k8s", "ROOT")}}
+
+    def rule(name):
+        return ptc.rule_for(Registry, name)["ecrRepositoryPrefix"]
+
+    assert rule("team/k8s/pause") == "team/k8s"
+    assert rule("team/app") == "team"
+    assert rule("teams/app") == "ROOT" and rule("team") == "ROOT"
+    Registry.settings[ptc.RULES].pop("ROOT")
+    assert ptc.rule_for(Registry, "other/app") is None
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--upstream-endpoint", "registry-1.docker.io"], "--upstream-endpoint 'registry-1.docker.io' must be HOST=URL"),
+    (["--upstream-endpoint", "quay.io=ftp://mirror"], "must be HOST=URL"),
+    (["--upstream-credentials", "{missing}"], "cannot read the upstream credentials file"),
+    (["--upstream-credentials", "{not-json}"], "is not JSON"),
+    (["--upstream-credentials", "{wrong-shape}"], "must be an object with string members"),
+])
+def test_bad_upstream_flags_are_one_line_errors(tmp_path, args, message):
+    (tmp_path / "not-json").write_text("{")
+    (tmp_path / "wrong-shape").write_text(json.dumps({HUB_SECRET: {"username": "u", "password": "p"}}))
+    args = [a.format(**{k: tmp_path / k for k in ("missing", "not-json", "wrong-shape")}) for a in args]
+    result = subprocess.run([sys.executable, "-m", "ecr_emulator", *args], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
