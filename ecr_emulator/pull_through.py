@@ -54,9 +54,11 @@ def _once(key: tuple, work):
 
 def prepare(ctx: RequestContext, operation: str, params: dict) -> None:
     """Before BatchGetImage or GetDownloadUrlForLayer runs: fill the cache for what it asks for, leaving in
-    ``ctx.upstream_failures`` why an image or layer could not be fetched, for the operation to report."""
-    if operation not in ("BatchGetImage", "GetDownloadUrlForLayer") or ctx.store.replaying:
+    ``ctx.upstream_failures`` why an image or layer could not be fetched, for the operation to report. A request
+    whose cache fill already ran (a /v2 pull, which then reads through BatchGetImage) does not ask again."""
+    if operation not in ("BatchGetImage", "GetDownloadUrlForLayer") or ctx.store.replaying or ctx.pulled_through:
         return
+    ctx.pulled_through = True
     registry_id = params.get("registryId")
     if registry_id is not None and not (isinstance(registry_id, str) and ptc.ACCOUNT_ID.fullmatch(registry_id)):
         return  # the operation itself reports the fault

@@ -270,6 +270,10 @@ def test_bearer_token_flow_and_a_digest_mismatch_or_a_cut_refused(fake_upstream,
         assert manifest_of(v2(server), "ghcr/org/app", "v1")[1] == good
         assert any(request.startswith("/token?") and "scope=repository%3Aorg%2Fapp%3Apull" in request
                    for request in fake_upstream.requests)
+        status, _, body = v2(server).request("GET", "/v2/ghcr/org/app/manifests/v404", headers=ACCEPT)
+        assert status == 404 and json.loads(body)["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+        # Asked once (a 401, then with the token), though the /v2 read goes on through BatchGetImage.
+        assert fake_upstream.requests.count("/v2/org/app/manifests/v404") == 2
 
         fake_upstream.lie = True
         with pytest.raises(ClientError) as exc:

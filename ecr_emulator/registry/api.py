@@ -79,6 +79,7 @@ class _Request:
     def pull_through(self, ensure, name: str, wanted) -> None:
         """Fill the pull through cache for a read of ``name`` (``ensure`` is ``pull_through.ensure_image`` or
         ``ensure_blob``); an upstream fault is the read's error, a missing image leaves the read to report it."""
+        self.ctx.pulled_through = True
         try:
             failure = ensure(self.ctx, self.ctx.registry(), name, wanted)
         except ecr_errors.ServiceError as exc:
