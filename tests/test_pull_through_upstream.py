@@ -341,6 +341,28 @@ def test_rate_limits_and_an_unreachable_upstream_map_to_ecr_failure_codes(fake_u
         assert error_of(exc)[0] == "UnableToGetUpstreamLayerException"
 
 
+def test_a_layer_read_before_its_manifest_is_fetched_alone(fake_upstream, tmp_path):
+    fake_upstream.add_image("org/app", "v1", b"layer first")
+    config = next(digest for digest, data in fake_upstream.blobs.items() if data.startswith(b"{"))
+    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
+    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}",
+                        "--upstream-credentials", secrets) as server:
+        ecr = server.client()
+        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
+                                           credentialArn=GHCR_SECRET)
+        ecr.create_repository(repositoryName="ghcr/org/app")
+        layer = sha(b"layer first")
+        url = ecr.get_download_url_for_layer(repositoryName="ghcr/org/app", layerDigest=layer)
+        assert url["layerDigest"] == layer
+        reg = v2(server)
+        assert reg.request("GET", f"/v2/ghcr/org/app/blobs/{layer}")[2] == b"layer first"
+        assert reg.request("GET", f"/v2/ghcr/org/app/blobs/{config}")[2] == fake_upstream.blobs[config]
+        assert ecr.describe_images(repositoryName="ghcr/org/app")["imageDetails"] == []
+        with pytest.raises(ClientError) as exc:
+            ecr.get_download_url_for_layer(repositoryName="ghcr/org/app", layerDigest=sha(b"not upstream"))
+        assert error_of(exc)[0] == "LayersNotFoundException"
+
+
 def test_concurrent_pulls_of_one_missing_tag_fetch_it_once(fake_upstream, tmp_path):
     digest = fake_upstream.add_image("org/app", "v1", b"shared layer")
     secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
@@ -416,16 +438,30 @@ def test_ecr_to_ecr_across_accounts_needs_the_upstream_repository_policy(ecr_emu
     assert pull_by_tag(ecr, "mirror/service", "v1")["images"][0]["imageId"]["imageDigest"] == moved
 
 
-def test_ecr_to_ecr_within_an_account_with_a_root_rule(ecr_emulator, ecr):
+def test_ecr_to_ecr_within_an_account_with_a_root_rule_replicates_and_keeps_immutable_tags(ecr_emulator, ecr):
     server = ecr_emulator.server
     digest = push_upstream_image(server, ACCOUNT, "us-west-2", "apps/web", "prod", b"web layer")
+    upstream = server.client(region="us-west-2")
     ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="ROOT",
                                        upstreamRegistryUrl=f"{ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com")
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [
+        {"destinations": [{"region": "eu-west-1", "registryId": ACCOUNT}]}]})
     [image] = pull_by_tag(ecr, "apps/web", "prod")["images"]
     assert image["imageId"]["imageDigest"] == digest
     assert ecr.describe_repositories(repositoryNames=["apps/web"])["repositories"][0]["repositoryUri"].startswith(
         f"{ACCOUNT}.dkr.ecr.{REGION}.")
     assert pull_by_tag(ecr, "apps/web", "missing")["failures"][0]["failureCode"] == "ImageNotFound"
+    # A cached image is replicated like a pushed one.
+    replica = server.client(region="eu-west-1").describe_images(repositoryName="apps/web")["imageDetails"]
+    assert [(d["imageDigest"], d["imageTags"]) for d in replica] == [(digest, ["prod"])]
+
+    # A tag made immutable in the cache keeps its image when the upstream's tag moves.
+    ecr.put_image_tag_mutability(repositoryName="apps/web", imageTagMutability="IMMUTABLE")
+    other = push_upstream_image(server, ACCOUNT, "us-west-2", "apps/api", "v1", b"api layer")
+    moved = upstream.batch_get_image(repositoryName="apps/api", imageIds=[{"imageDigest": other}])
+    upstream.put_image(repositoryName="apps/web", imageTag="prod", imageManifest=moved["images"][0]["imageManifest"])
+    advance(server, DAY + 60)
+    assert pull_by_tag(ecr, "apps/web", "prod")["images"][0]["imageId"]["imageDigest"] == digest
 
 
 # Rule matching, name mapping and the flags, without a server.
