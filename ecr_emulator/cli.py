@@ -7,6 +7,7 @@ import signal
 import sys
 
 from .config import Config
+from .upstream import settings as upstream
 
 
 def _env(name: str, default=None):
@@ -63,10 +64,24 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--scan-seconds", type=float, default=_env("SCAN_SECONDS", "0"), metavar="SECONDS",
                         help="model time a basic scan takes before it is COMPLETE; default 0: done at once "
                              "(ECR_EMULATOR_SCAN_SECONDS)")
+    parser.add_argument("--upstream-credentials", default=_env("UPSTREAM_CREDENTIALS"), metavar="FILE",
+                        help="pull through cache credentials: a JSON object from Secrets Manager secret ARN to "
+                             "{\"username\": ..., \"accessToken\": ...} (ECR_EMULATOR_UPSTREAM_CREDENTIALS)")
+    parser.add_argument("--upstream-endpoint", action="append", metavar="HOST=URL",
+                        default=[e for e in _env("UPSTREAM_ENDPOINTS", "").split(",") if e],
+                        help="contact URL instead of https://HOST for a pull through cache rule's upstream, such as "
+                             "registry-1.docker.io=http://127.0.0.1:5001; repeatable "
+                             "(ECR_EMULATOR_UPSTREAM_ENDPOINTS, comma-separated)")
     args = parser.parse_args(argv)
     _check_admin_token(parser, args.admin_token)
     if args.max_import_bytes < 1:
         parser.error("--max-import-bytes must be positive")
+    try:
+        upstream_credentials = (upstream.load_credentials(args.upstream_credentials)
+                                if args.upstream_credentials else {})
+        upstream_endpoints = dict(upstream.parse_endpoint(e) for e in args.upstream_endpoint)
+    except upstream.SettingsError as exc:
+        parser.error(str(exc))
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
     if args.max_connections < 1:
@@ -82,7 +97,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
                     max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
-                    max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds)
+                    max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds,
+                    upstream_credentials=upstream_credentials, upstream_endpoints=upstream_endpoints)
     return config
 
 

@@ -20,6 +20,9 @@ class Config:
     admin_token: str | None = None
     max_import_bytes: int = 16 * 1024 ** 3
     scan_seconds: float = 0.0
+    # Pull through cache: secret ARN -> (username, access token), and upstream host -> the URL contacted instead.
+    upstream_credentials: dict = dataclasses.field(default_factory=dict)
+    upstream_endpoints: dict = dataclasses.field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:

@@ -7,7 +7,8 @@ from .models.store import Registry, Store
 
 
 class RequestContext:
-    __slots__ = ("store", "config", "account", "region", "request_id")
+    __slots__ = ("store", "config", "account", "region", "request_id", "pulled_through",
+                 "upstream_failures")
 
     def __init__(self, store: Store, config: Config, account: str, region: str, request_id: str = ""):
         self.store = store
@@ -15,6 +16,9 @@ class RequestContext:
         self.account = account
         self.region = region
         self.request_id = request_id
+        # Whether the pull through cache was filled for this request, and why it could not fetch what it reads.
+        self.pulled_through = False
+        self.upstream_failures: dict = {}
 
     @property
     def clock(self):

@@ -8,7 +8,7 @@ import uuid
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
-from . import errors, handlers, identity
+from . import errors, handlers, identity, pull_through
 from .context import RequestContext
 from .models.blobs import DiskFaultError
 from .persistence import StateWriteError, journaled
@@ -103,7 +103,9 @@ def apply(ctx: RequestContext, operation: str, params: dict) -> dict:
 def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
     """``apply``, made durable first with a state directory: a mutation and its journal record happen under the
     store lock, so the journal's order is the order in which the changes were made, and the record is durable
-    before the reply is sent. A record that cannot be written undoes the change and answers ``ServerException``."""
+    before the reply is sent. A record that cannot be written undoes the change and answers ``ServerException``.
+    A pull through a pull through cache rule fetches from the upstream first, outside the store lock."""
+    pull_through.prepare(ctx, operation, params)
     store = ctx.store
     if store.persistence is None or not journaled(operation):
         return apply(ctx, operation, params)
@@ -134,6 +136,9 @@ def json_api():
         return _reply(200, dispatch(ctx, operation, params), request_id)
     except errors.ServiceError as exc:
         return _reply(exc.status, exc.body(), request_id)
+    except StateWriteError as exc:
+        log.error("request %s failed: %s", request_id, exc)
+        return _reply(500, {"__type": "ServerException", "message": f"The change was not made: {exc}"}, request_id)
     except DiskFaultError as exc:
         log.error("request %s failed: %s", request_id, exc)
         return _reply(500, {"__type": "ServerException", "message": str(exc)}, request_id)

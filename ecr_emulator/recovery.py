@@ -7,7 +7,7 @@ from . import errors
 from .config import Config
 from .context import RequestContext
 from .models.store import Store
-from .models import lifecycle, scans
+from .models import lifecycle, pull_through_cache, scans
 from .persistence import Persistence, StateDirError, StateWriteError
 from .protocol import apply
 
@@ -69,6 +69,9 @@ def _replay(store: Store, config: Config, record: dict) -> None:
             return
         if record["op"] in scans.JOURNAL_OPS:
             scans.replay(store, record)
+            return
+        if record["op"] == pull_through_cache.JOURNAL_OP:
+            pull_through_cache.replay(store, record)
             return
         operation, account, region, params = record["op"], record["account"], record["region"], record["params"]
         if not all(isinstance(v, str) for v in (operation, account, region)) or not isinstance(params, dict):

@@ -44,11 +44,12 @@ def push(ecr, manifest: str, tag: str | None = None, repo: str = "app") -> str:
     return ecr.put_image(repositoryName=repo, imageManifest=manifest, **kwargs)["image"]["imageId"]["imageDigest"]
 
 
-def require_tool(name: str) -> str:
-    """The path of an external tool; a skip when it is missing, a failure under ECR_EMULATOR_REQUIRE_E2E=1."""
+def require_tool(name: str, package: str | None = None) -> str:
+    """The path of an external tool (from the Debian ``package`` of that name unless given); a skip when it is
+    missing, a failure under ECR_EMULATOR_REQUIRE_E2E=1."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed (apt-get install {name})"
+        reason = f"{name} is not installed (apt-get install {package or name})"
         if os.environ.get("ECR_EMULATOR_REQUIRE_E2E") == "1":
             pytest.fail(reason + " and ECR_EMULATOR_REQUIRE_E2E=1")
         pytest.skip(reason)

@@ -240,12 +240,17 @@ def test_delete(ecr):
     assert refused(ecr.delete_pull_through_cache_rule, ecrRepositoryPrefix="quay")[0] == NOT_FOUND
 
 
-def test_validate(ecr):
+def test_validate_reports_a_secret_the_emulator_was_not_given(ecr):
+    """Validation reads the rule's secret before it contacts the upstream; this server has no
+    --upstream-credentials, so the secret cannot be read (tests/test_pull_through_upstream.py validates against
+    live upstreams)."""
     ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="docker-hub", upstreamRegistryUrl="registry-1.docker.io",
                                        credentialArn=SECRET)
     assert body(ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="docker-hub")) == {
         "ecrRepositoryPrefix": "docker-hub", "registryId": ACCOUNT, "upstreamRegistryUrl": "registry-1.docker.io",
-        "credentialArn": SECRET, "isValid": True}
+        "credentialArn": SECRET, "isValid": False,
+        "failure": f"The secret {SECRET} of the pull through cache rule could not be read: it is not in the "
+                   f"emulator's --upstream-credentials file."}
     assert refused(ecr.validate_pull_through_cache_rule, ecrRepositoryPrefix="quay")[0] == NOT_FOUND
 
 

@@ -96,8 +96,16 @@ def caller_arn(ctx: RequestContext) -> str:
 
 @operation("BatchGetImage")
 def batch_get_image(ctx: RequestContext, params: dict) -> dict:
-    """A pull records lastRecordedPullTime unless the caller is registered as a pull-time update exclusion."""
-    registry, repo = ctx.repository(params)
+    """A pull records lastRecordedPullTime unless the caller is registered as a pull-time update exclusion. An
+    image a pull through cache rule could not fetch (``pull_through.prepare``) fails with the upstream failure code;
+    when the upstream could not be asked and the repository was never created, the whole call fails."""
+    try:
+        registry, repo = ctx.repository(params)
+    except errors.RepositoryNotFoundException:
+        faults = [f for f in ctx.upstream_failures.values() if f["failureCode"] != "ImageNotFound"]
+        if faults:
+            raise errors.UnableToGetUpstreamImageException(faults[0]["failureReason"]) from None
+        raise
     accepted = params.get("acceptedMediaTypes")
     images, failures = [], []
     with ctx.store.lock:
@@ -115,6 +123,9 @@ def batch_get_image(ctx: RequestContext, params: dict) -> dict:
             if failure is None and accepted and image.media_type not in accepted:
                 failure = _failure(image_id, "ImageNotFound",
                                    "Requested image not found with the accepted media types")
+            upstream = ctx.upstream_failures.get((image_id.get("imageDigest"), image_id.get("imageTag")))
+            if failure is not None and failure["failureCode"] == "ImageNotFound" and upstream is not None:
+                failure = _failure(image_id, upstream["failureCode"], upstream["failureReason"])
             if failure is not None:
                 failures.append(failure)
                 continue

@@ -190,6 +190,9 @@ def get_download_url_for_layer(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
     digest = params["layerDigest"]
     if not _valid(digest) or not ctx.store.blobs.exists(registry.account, registry.region, digest):
+        upstream = ctx.upstream_failures.get(digest)
+        if upstream is not None and upstream["failureCode"] != "ImageNotFound":
+            raise errors.UnableToGetUpstreamLayerException(upstream["failureReason"])
         raise errors.LayersNotFoundException(
             f"The layer with digest '{digest}' does not exist in the repository with name '{repo.name}' "
             f"in the registry with id '{registry.account}'")

@@ -1,13 +1,13 @@
 """Pull through cache rules: create, describe, update, delete and validate, kept in ``Registry.settings``.
 
-The rules are stored and checked as AWS documents them; nothing is ever pulled from an upstream registry, since the
-emulator has no network to reach one, and Secrets Manager is not emulated, so a well-formed secret ARN in the rule's
-account and Region stands for an existing secret.
+The rules are stored and checked as AWS documents them. Secrets Manager is not emulated: a well-formed secret ARN in
+the rule's account and Region is accepted, and the credentials it stands for come from ``--upstream-credentials``
+when an image is pulled through the rule (``ecr_emulator.pull_through``).
 """
 
 import bisect
 
-from .. import errors, paging
+from .. import errors, paging, pull_through
 from ..context import RequestContext
 from ..models import pull_through_cache as ptc
 from . import operation
@@ -148,19 +148,20 @@ def delete_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
 
 @operation("ValidatePullThroughCacheRule")
 def validate_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
-    """AWS reads the rule's secret and signs in to the upstream registry; the emulator can do neither (no Secrets
-    Manager, no network), so it does not claim to have. isValid reports instead whether the stored rule is complete
-    and consistent by AWS's rules: the secret or role its upstream requires is present, the secret is in the rule's
-    account and Region, the role in the registry's account. ``failure`` says what is wrong when it is not. Create and
-    Update already refuse such rules, so a rule stored through the API validates."""
+    """As AWS does, the upstream registry is contacted and signed in to with the rule's credentials (the secret's
+    value from ``--upstream-credentials``); isValid says whether that worked and ``failure`` why not. A rule that is
+    incomplete by AWS's rules (Create and Update refuse those) fails without a contact. An ECR upstream is another
+    registry of this emulator, so there is nothing to sign in to."""
     prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
         rule = ptc.rules(registry).get(prefix)
         if rule is None:
             raise _not_found(prefix, registry.account)
-        problem = ptc.rule_problem(rule, registry.account, registry.region)
-        result = {**ptc.described(rule, registry.account), "isValid": problem is None}
-    if problem:
-        result["failure"] = problem[1]
+        rule = dict(rule)
+    problem = ptc.rule_problem(rule, registry.account, registry.region)
+    failure = problem[1] if problem else pull_through.validate_upstream(ctx, registry, rule)
+    result = {**ptc.described(rule, registry.account), "isValid": failure is None}
+    if failure:
+        result["failure"] = failure
     return result

@@ -1,11 +1,18 @@
 """Pull through cache rules: which upstream registries AWS supports, how each authenticates, and the checks a rule
 must pass to be stored.
 
-Rules live in ``Registry.settings[RULES]`` as plain dicts keyed by their Amazon ECR repository prefix, so they pickle
-with the rest of the state. Pulling images through a rule is not emulated (there is no network to reach an upstream).
+Rules live in ``Registry.settings[RULES]`` as plain dicts keyed by their Amazon ECR repository prefix, so they are
+saved with the rest of the state. This module also holds the cache's own state: which rule covers a repository name,
+what the upstream repository is called, when each cached tag was last checked against the upstream
+(``Repository.extra[SYNC]``, plain data), and how fetched manifests become images (``store_fetched``), the step a
+journal replay repeats. Fetching itself is ``ecr_emulator.pull_through``'s job.
 """
 
 import re
+
+from .. import errors
+from . import creation_templates, image_ops, replication
+from .repository import Repository
 
 RULES = "pull_through_cache_rules"
 
@@ -36,7 +43,8 @@ UPSTREAMS = {
 }
 
 # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME; the model's pattern already requires the name prefix.
-_SECRET_ARN = re.compile(r"arn:aws(?:-\w+)*:secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):secret:.+")
+SECRET_ARN = re.compile(r"arn:aws(?:-\w+)*:secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):secret:.+")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _ROLE_ARN = re.compile(r"arn:aws(?:-\w+)*:iam::(?P<account>[0-9]{12}):role/[\w+=,.@/-]+")
 
 
@@ -62,7 +70,7 @@ def _role_required(rule: dict, account: str) -> bool:
 
 def _credential_problem(arn: str, account: str, region: str) -> str | None:
     """Why a Secrets Manager ARN cannot serve a rule: AWS requires the secret in the rule's own account and Region."""
-    match = _SECRET_ARN.fullmatch(arn)
+    match = SECRET_ARN.fullmatch(arn)
     if match is None:
         return "'credentialArn must be a Secrets Manager secret ARN'"
     if (match["account"], match["region"]) != (account, region):
@@ -121,3 +129,98 @@ def rules(registry) -> dict:
 def described(rule: dict, account: str) -> dict:
     """A rule as the PullThroughCacheRule shape shows it."""
     return {"registryId": account, **rule}
+
+
+# A cached tag is checked against the upstream again at most once in this many seconds of model time: "Amazon ECR
+# checks the remote repository up to once per 24 hours to verify whether the cached image is the latest version".
+RECHECK_SECONDS = 24 * 3600
+
+# Repository.extra key: {"checked": {tag: model time of the last check against the upstream}}.
+SYNC = "pullThroughCache"
+
+# The journal record of a cache fill; not a JSON API operation, so recovery replays it through ``replay``.
+JOURNAL_OP = "emulator:PullThroughCache"
+
+
+def rule_for(registry, name: str) -> dict | None:
+    """The rule whose Amazon ECR repository prefix covers a repository name: the longest prefix that is a namespace
+    of the name ("prod" covers "prod/app", not "production/app"), else the ROOT rule."""
+    best = None
+    for prefix, rule in rules(registry).items():
+        if prefix != ROOT and name.startswith(prefix + "/") and (best is None or len(prefix) > len(
+                best["ecrRepositoryPrefix"])):
+            best = rule
+    return best or rules(registry).get(ROOT)
+
+
+def upstream_repository(rule: dict, name: str) -> str:
+    """The upstream repository a cache repository stands for, as "Customizing repository prefixes for ECR to ECR
+    pull through cache" maps them: the prefix is replaced by the upstream repository prefix (dropped when ROOT)."""
+    prefix = rule["ecrRepositoryPrefix"]
+    rest = name if prefix == ROOT else name[len(prefix) + 1:]
+    upstream_prefix = rule.get("upstreamRepositoryPrefix", ROOT)
+    return rest if upstream_prefix == ROOT else f"{upstream_prefix}/{rest}"
+
+
+def checked_at(repo: Repository | None, tag: str) -> float | None:
+    if repo is None:
+        return None
+    return repo.extra.get(SYNC, {}).get("checked", {}).get(tag)
+
+
+def is_fresh(repo: Repository | None, tag: str, now: float) -> bool:
+    """Whether a cached tag was checked against the upstream recently enough to be served without asking again. A
+    tag the cache did not fetch (pushed, or cached before this record existed) counts as checked when it was
+    pushed."""
+    image = repo.images.by_tag.get(tag) if repo is not None else None
+    if image is None:
+        return False
+    last = checked_at(repo, tag)
+    return now - (image.pushed_at if last is None else last) < RECHECK_SECONDS
+
+
+def store_fetched(store, registry, name: str, manifests: list[tuple[bytes, str]], tag: str | None,
+                  now: float) -> Repository | None:
+    """Store the manifests a fill fetched (platform manifests first, the one pulled last) as PutImage would, in the
+    repository ``name``, creating it as AWS does on a first pull: with the settings of the creation template that
+    covers it for PULL_THROUGH_CACHE, else the defaults. Replication and scan on push follow as for a push. A tag
+    that is immutable in the repository keeps its image. With no manifests only the tag's check time moves (the
+    upstream still has what is cached). Callers hold the store lock; returns the repository, None when nothing was
+    there to update."""
+    repo = registry.repositories.get(name)
+    if repo is None:
+        if not manifests:
+            return None
+        repo = (creation_templates.new_repository(registry, name, now, "PULL_THROUGH_CACHE")
+                or Repository(registry.account, registry.region, name, now))
+        registry.repositories[name] = repo
+    for position, (data, media_type) in enumerate(manifests):
+        manifest = image_ops.parse_manifest(data, media_type)
+        with_tag = tag if position == len(manifests) - 1 else None
+        try:
+            image = image_ops.put_image(store, repo, manifest, data, tag=with_tag,
+                                        blob_size=lambda digest: store.blobs.size(registry.account, registry.region,
+                                                                                  digest))
+        except (errors.ImageAlreadyExistsException, errors.ImageTagAlreadyExistsException):
+            continue
+        replication.replicate(store, registry, repo, image, manifest, with_tag)
+    if tag is not None:
+        repo.extra.setdefault(SYNC, {}).setdefault("checked", {})[tag] = now
+    return repo
+
+
+def journal_record(account: str, region: str, now: float, name: str, manifests: list[tuple[bytes, str]],
+                   tag: str | None) -> dict:
+    return {"op": JOURNAL_OP, "account": account, "region": region, "now": now,
+            "params": {"repositoryName": name, "imageTag": tag,
+                       "manifests": [{"imageManifest": data.decode(), "mediaType": media_type}
+                                     for data, media_type in manifests]}}
+
+
+def replay(store, record: dict) -> None:
+    """Repeat a journaled fill: its blobs are on disk already, so only the state changes are made again."""
+    params = record["params"]
+    manifests = [(m["imageManifest"].encode(), m["mediaType"]) for m in params["manifests"]]
+    with store.lock:
+        store_fetched(store, store.registry(record["account"], record["region"]), params["repositoryName"],
+                      manifests, params["imageTag"], record["now"])

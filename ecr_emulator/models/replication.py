@@ -271,16 +271,17 @@ def _backfill_id(registry: Registry, now: float, seq: int) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
-def policy_allows(policy_text: str | None, account: str, action: str, resource: str) -> bool:
+def policy_allows(policy_text: str | None, account: str, action: str, resource: str,
+                  principal_arns: tuple[str, ...] = ()) -> bool:
     """Whether a registry policy grants ``action`` on ``resource`` to ``account`` (its root, that is the whole
-    account): some statement allows it and none denies it. Statements with a Condition are left out, since requests
+    account, or one of ``principal_arns`` in it): some statement allows it and none denies it. Statements with a Condition are left out, since requests
     here carry none of the context their keys name. ``policy_text`` passed PutRegistryPolicy's grammar check."""
     if policy_text is None:
         return False
     statements = json.loads(policy_text)["Statement"]
     allowed = False
     for statement in [statements] if isinstance(statements, dict) else statements:
-        if "Condition" in statement or not _applies(statement, account, action, resource):
+        if "Condition" in statement or not _applies(statement, account, action, resource, principal_arns):
             continue
         if statement["Effect"] == "Deny":
             return False
@@ -288,11 +289,11 @@ def policy_allows(policy_text: str | None, account: str, action: str, resource: 
     return allowed
 
 
-def _applies(statement: dict, account: str, action: str, resource: str) -> bool:
+def _applies(statement: dict, account: str, action: str, resource: str, arns: tuple[str, ...]) -> bool:
     if "Principal" in statement:
-        principal = _names_account(statement["Principal"], account)
+        principal = _names_account(statement["Principal"], account, arns)
     else:
-        principal = not _names_account(statement["NotPrincipal"], account)
+        principal = not _names_account(statement["NotPrincipal"], account, arns)
     if "Action" in statement:
         acts = any(_wildcard(p, action, case=False) for p in _listed(statement["Action"]))
     else:
@@ -306,10 +307,10 @@ def _applies(statement: dict, account: str, action: str, resource: str) -> bool:
     return principal and acts and on
 
 
-def _names_account(principal, account: str) -> bool:
+def _names_account(principal, account: str, arns: tuple[str, ...] = ()) -> bool:
     if principal == "*":
         return True
-    return any(p in ("*", account) or re.fullmatch(rf"arn:aws[a-z-]*:iam::{account}:root", p)
+    return any(p in ("*", account, *arns) or re.fullmatch(rf"arn:aws[a-z-]*:iam::{account}:root", p)
                for p in _listed(principal.get("AWS", [])))
 
 

@@ -16,12 +16,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
-from .. import protocol
+from .. import protocol, pull_through
 from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
 from ..models import creation_templates, manifests, storage
 from ..models import referrers as referrer_images
+from ..persistence import StateWriteError
 from ..specs import model
 from . import access
 from .errors import RegistryError, from_ecr, from_failure
@@ -79,6 +80,17 @@ class _Request:
         raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
             "name": name, "registryId": self.account})
 
+    def pull_through(self, ensure, name: str, wanted) -> None:
+        """Fill the pull through cache for a read of ``name`` (``ensure`` is ``pull_through.ensure_image`` or
+        ``ensure_blob``); an upstream fault is the read's error, a missing image leaves the read to report it."""
+        self.ctx.pulled_through = True
+        try:
+            failure = ensure(self.ctx, self.ctx.registry(), name, wanted)
+        except ecr_errors.ServiceError as exc:
+            raise from_ecr(exc) from None
+        if failure is not None and failure["failureCode"] != "ImageNotFound":
+            raise from_failure(failure)
+
     def call(self, operation: str, params: dict, tolerate: tuple[str, ...] = ()) -> dict | None:
         """Run a JSON API operation in the caller's registry; an error whose code is in ``tolerate`` gives None."""
         try:
@@ -123,6 +135,13 @@ def _disk_fault(exc: blob_store.DiskFaultError) -> Response:
     """The machine failed, not the request: 500 with Distribution's catch-all code and a message that says why."""
     log.error("registry request failed: %s", exc)
     return RegistryError(500, "UNKNOWN", str(exc)).response()
+
+
+@blueprint.errorhandler(StateWriteError)
+def _state_write_failure(exc: StateWriteError) -> Response:
+    """A change (such as a pull through cache fill) whose journal record could not be written was undone."""
+    log.error("registry request failed: %s", exc)
+    return RegistryError(500, "UNKNOWN", f"the change was not made: {exc}").response()
 
 
 @blueprint.errorhandler(Exception)
@@ -215,6 +234,8 @@ def _chunks():
 def get_blob(caller: _Request, name: str, digest: str):
     caller.push_target(name)
     path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
+    if not path.is_file():
+        caller.pull_through(pull_through.ensure_blob, name, digest)
     if not path.is_file():
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
     return blob_response(path, digest)
@@ -351,8 +372,10 @@ def _manifest_headers(image_digest: str, media_type: str, length: int) -> dict:
 
 
 def get_manifest(caller: _Request, name: str, reference: str):
-    repo = caller.repository(name)
+    checked = access.repository_name(name)
     image_id = _image_id(reference)
+    caller.pull_through(pull_through.ensure_image, checked, image_id)
+    repo = caller.repository(name)
     accepted = _accepted_types()
     if request.method == "HEAD":
         return _head_manifest(caller, repo, image_id, accepted)

@@ -45,6 +45,10 @@ _FROM_FAILURE = {
     "ImageTagDoesNotMatchDigest": (404, "MANIFEST_UNKNOWN"),
     "ImageInaccessible": (404, "MANIFEST_UNKNOWN"),
     "ImageReferencedByManifestList": (409, "DENIED"),
+    # A pull through cache rule's upstream registry refused or failed the fetch.
+    "UpstreamAccessDenied": (403, "DENIED"),
+    "UpstreamTooManyRequests": (429, "TOOMANYREQUESTS"),
+    "UpstreamUnavailable": (503, "UNAVAILABLE"),
 }
 
 
