@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 
+from . import hosts
 from .config import Config
 
 
@@ -44,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
                         help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
                              "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
+    _host_and_tls_flags(parser)
     args = parser.parse_args(argv)
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
@@ -58,7 +60,47 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
                     max_body_bytes=args.max_body_bytes)
+    _host_and_tls_config(parser, args, config)
     return config
+
+
+def _host_and_tls_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--domains", default=_env("DOMAINS", ",".join(hosts.DEFAULT_DOMAINS)),
+                        help="comma-separated domains under which <account>.dkr.ecr.<region>.DOMAIN names a registry "
+                             "and api.ecr.<region>.DOMAIN a region of the JSON API (ECR_EMULATOR_DOMAINS)")
+    parser.add_argument("--registry-domain", default=_env("REGISTRY_DOMAIN"),
+                        help="repositoryUri and proxyEndpoint name <account>.dkr.ecr.<region>.DOMAIN with the "
+                             "advertised port (none when 443), so the API's URIs reach this server; default: "
+                             "AWS's repositoryUri (ECR_EMULATOR_REGISTRY_DOMAIN)")
+    parser.add_argument("--tls", action="store_true", default=_flag(_env("TLS", "0")),
+                        help="also serve HTTPS on the same port, with certificates made by a local certificate "
+                             "authority (see `ecr-emulator ca`) (ECR_EMULATOR_TLS=1)")
+    parser.add_argument("--tls-cert", default=_env("TLS_CERT"),
+                        help="serve HTTPS with this PEM certificate (chain) instead (ECR_EMULATOR_TLS_CERT)")
+    parser.add_argument("--tls-key", default=_env("TLS_KEY"),
+                        help="the PEM private key of --tls-cert (ECR_EMULATOR_TLS_KEY)")
+    parser.add_argument("--ca-dir", default=_env("CA_DIR"),
+                        help="where the local certificate authority lives; default: STATE_DIR/ca with --state-dir, "
+                             "else the user cache directory (ECR_EMULATOR_CA_DIR)")
+
+
+def _host_and_tls_config(parser: argparse.ArgumentParser, args, config: Config) -> None:
+    domains = tuple(d.strip().lower().rstrip(".") for d in args.domains.split(",") if d.strip())
+    for domain in domains + ((args.registry_domain.lower(),) if args.registry_domain else ()):
+        if not hosts.is_domain(domain):
+            parser.error(f"--domains/--registry-domain: {domain!r} is not a domain name")
+    config.domains = domains
+    if args.registry_domain:
+        config.registry_domain = args.registry_domain.lower().rstrip(".")
+        if config.registry_domain not in domains:
+            config.domains = domains + (config.registry_domain,)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.path.isfile(path):
+            parser.error(f"{flag}: {path} is not a readable file")
+    config.tls = args.tls or bool(args.tls_cert)
+    config.tls_cert, config.tls_key, config.ca_dir = args.tls_cert, args.tls_key, args.ca_dir
 
 
 def transfer(argv: list[str]) -> int:

@@ -10,7 +10,7 @@ import re
 
 from .. import errors
 from ..context import RequestContext
-from ..models import settings
+from ..models import policy_evaluation, settings
 from . import operation
 
 _VERSIONS = ("2012-10-17", "2008-10-17")
@@ -173,6 +173,14 @@ def locks_out(statements: list[dict], account: str) -> bool:
     return False
 
 
+def _refuse_organization_keys(statements: list[dict]) -> None:
+    """AWS accepts these keys; here they could never be evaluated, so a policy using them is refused rather than
+    stored to allow or deny differently than it would at AWS."""
+    key = policy_evaluation.organization_key(statements)
+    if key is not None:
+        raise PolicyFault(f"Condition key {key!r} needs AWS Organizations, which this emulator does not model")
+
+
 def _repository_policy_not_found(repository: str, account: str) -> Exception:
     return errors.RepositoryPolicyNotFoundException(
         f"Repository policy does not exist for the repository with name '{repository}' "
@@ -188,6 +196,7 @@ def set_repository_policy(ctx: RequestContext, params: dict) -> dict:
     text = params["policyText"]
     try:
         statements = parse_statements(text, allow_resource=False)
+        _refuse_organization_keys(statements)
     except PolicyFault as fault:
         raise invalid_policy("repository", str(fault)) from None
     if not params.get("force") and locks_out(statements, registry.account):
@@ -230,6 +239,7 @@ def put_registry_policy(ctx: RequestContext, params: dict) -> dict:
     text = params["policyText"]
     try:
         statements = parse_statements(text, allow_resource=True)
+        _refuse_organization_keys(statements)
         if settings.account_setting(registry, "REGISTRY_POLICY_SCOPE") == "V1":
             for number, statement in enumerate(statements, 1):
                 for action in _strings(statement["Action"], "Action") if "Action" in statement else ():

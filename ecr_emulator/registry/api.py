@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
-from .. import protocol
+from .. import authorization, hosts, protocol
 from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
@@ -49,17 +49,27 @@ _ROUTES = [
 
 
 class _Request:
-    """One registry request: its caller's registry, and the request context the JSON operations take."""
+    """One registry request: the registry it addresses, its caller, and the request context the JSON operations
+    take (whose account is the caller's, so they ask the registry's policies about the caller)."""
 
-    def __init__(self, store, config, account: str, region: str):
+    def __init__(self, store, config, caller: str, account: str, region: str):
         self.store = store
         self.blobs = store.blobs
+        self.caller = caller
         self.account = account
         self.region = region
-        self.ctx = RequestContext(store, config, account, region, protocol.new_request_id())
+        self.ctx = RequestContext(store, config, caller, region, protocol.new_request_id())
+
+    def authorize(self, action: str, name: str | None) -> None:
+        """What the registry API does outside the JSON operations (blobs, uploads, listings) needs the permission of
+        the operation that does the same through the JSON API."""
+        try:
+            authorization.authorize(self.store, self.caller, self.account, self.region, action, name)
+        except ecr_errors.ServiceError as exc:
+            raise from_ecr(exc) from None
 
     def repository(self, name: str):
-        repo = self.ctx.registry().repositories.get(access.repository_name(name))
+        repo = self.ctx.registry(self.account).repositories.get(access.repository_name(name))
         if repo is None:
             raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
                 "name": name, "registryId": self.account})
@@ -69,7 +79,7 @@ class _Request:
         """The name of the repository a push writes to: one that exists, or one a CREATE_ON_PUSH creation template
         will create when its first image is put (until then its blobs are uploaded and checked like any other)."""
         checked = access.repository_name(name)
-        registry = self.ctx.registry()
+        registry = self.ctx.registry(self.account)
         with self.store.lock:
             if creation_templates.accepts_push(registry, checked):
                 return checked
@@ -87,10 +97,17 @@ class _Request:
 
 
 def _caller() -> _Request:
+    """The registry a request reaches is the one its host names (``<account>.dkr.ecr.<region>.<domain>``), else the
+    one its password names."""
     config = current_app.config["ECR"]
     store = current_app.config["ECR_STORE"]
-    account, region = access.caller(store, request.headers.get("Authorization"), config.endpoint)
-    return _Request(store, config, account, region)
+    caller, account, region = access.caller(store, request.headers.get("Authorization"), config.endpoint)
+    addressed = hosts.registry_of(request.host, config.domains)
+    if addressed is not None:
+        if addressed[1] != region:
+            raise access.unauthorized(config.endpoint, f"the password is for region {region}, not {addressed[1]}")
+        account = addressed[0]
+    return _Request(store, config, caller, account, region)
 
 
 @blueprint.after_request
@@ -128,8 +145,9 @@ def base():
 @blueprint.route("/v2/_catalog", methods=["GET"])
 def catalog():
     caller = _caller()
+    caller.authorize("ecr:DescribeRepositories", None)
     with caller.store.lock:
-        names = sorted(caller.ctx.registry().repositories)
+        names = sorted(caller.ctx.registry(caller.account).repositories)
     page, link = _page(names, "/v2/_catalog")
     return _json({"repositories": page}, headers=link)
 
@@ -181,6 +199,8 @@ def _chunks():
 
 def get_blob(caller: _Request, name: str, digest: str):
     caller.push_target(name)
+    caller.authorize("ecr:BatchCheckLayerAvailability" if request.method == "HEAD" else "ecr:GetDownloadUrlForLayer",
+                     name)
     path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
     if not path.is_file():
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
@@ -189,6 +209,7 @@ def get_blob(caller: _Request, name: str, digest: str):
 
 def delete_blob(caller: _Request, name: str, digest: str):
     caller.repository(name)
+    caller.authorize("ecr:BatchDeleteImage", name)
     if not caller.blobs.delete(caller.account, caller.region, access.digest(digest)):
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
     return Response(status=202, headers={"Content-Length": "0"})
@@ -208,6 +229,7 @@ def _upload_status(name: str, upload_id: str, size: int, status: int) -> Respons
 def start_upload(caller: _Request, name: str):
     """POST: a monolithic upload (``digest``), a cross-repository mount (``mount``/``from``), or a new session."""
     caller.push_target(name)
+    caller.authorize("ecr:InitiateLayerUpload", name)
     mount = request.args.get("mount")
     if mount is not None:
         if caller.blobs.mount(caller.account, caller.region, access.digest(mount)):
@@ -260,6 +282,7 @@ def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> 
 
 def patch_upload(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:UploadLayerPart", name)
     size = _upload_size(caller, upload)
     size = _append(caller, name, upload, _content_range_start(size))
     return _upload_status(name, upload, size, 202)
@@ -267,6 +290,7 @@ def patch_upload(caller: _Request, name: str, upload: str):
 
 def finish_upload(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:CompleteLayerUpload", name)
     _upload_size(caller, upload)
     digest = request.args.get("digest")
     if digest is None:
@@ -283,11 +307,13 @@ def finish_upload(caller: _Request, name: str, upload: str):
 
 def upload_status(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:UploadLayerPart", name)
     return _upload_status(name, upload, _upload_size(caller, upload), 204)
 
 
 def cancel_upload(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:UploadLayerPart", name)
     _upload_size(caller, upload)
     caller.blobs.cancel(caller.account, caller.region, upload)
     return Response(status=204)
@@ -322,6 +348,7 @@ def get_manifest(caller: _Request, name: str, reference: str):
     image_id = _image_id(reference)
     accepted = _accepted_types()
     if request.method == "HEAD":
+        caller.authorize("ecr:BatchGetImage", repo.name)
         return _head_manifest(caller, repo, image_id, accepted)
     params = {"repositoryName": repo.name, "imageIds": [image_id]}
     if accepted:
@@ -391,6 +418,7 @@ def delete_manifest(caller: _Request, name: str, reference: str):
 
 def list_tags(caller: _Request, name: str):
     repo = caller.repository(name)
+    caller.authorize("ecr:ListImages", name)
     with caller.store.lock:
         tags = sorted(repo.images.by_tag)
     page, link = _page(tags, f"/v2/{name}/tags/list")
@@ -400,6 +428,7 @@ def list_tags(caller: _Request, name: str):
 def referrers(caller: _Request, name: str, digest: str):
     """An OCI image index of the manifests whose subject is ``digest``, optionally of one artifactType."""
     repo = caller.repository(name)
+    caller.authorize("ecr:ListImageReferrers", name)
     access.digest(digest)
     wanted = request.args.get("artifactType")
     descriptors = []
