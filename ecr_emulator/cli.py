@@ -137,10 +137,27 @@ def transfer(argv: list[str]) -> int:
     return 1
 
 
+def show_ca(argv: list[str]) -> int:
+    """``ecr-emulator ca``: where the local certificate authority is (made now if it does not exist yet) and how to
+    trust it; takes the server's flags, so it names the CA that server uses."""
+    config = parse_args(argv)
+    from .tls import CertificateAuthority, TlsError, ca_dir, trust_instructions
+
+    try:
+        authority = CertificateAuthority(ca_dir(config))
+    except TlsError as exc:
+        print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    print(trust_instructions(authority.cert_path, config), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("export", "import"):
         return transfer(argv)
+    if argv and argv[0] == "ca":
+        return show_ca(argv[1:])
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import create_app
@@ -156,8 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         from .models import lifecycle
 
         lifecycle.start_periodic(app.config["ECR_STORE"], config.lifecycle_interval)
-    server = make_server(app, config)
-    print(f"ecr-emulator listening on http://{config.host}:{server.effective_port} "
+    from .tls import TlsError
+
+    try:
+        server = make_server(app, config)
+    except TlsError as exc:
+        print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    schemes = "http and https" if config.tls else "http"
+    print(f"ecr-emulator listening on {config.host}:{server.effective_port} for {schemes} "
           f"(advertised as {config.endpoint})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
