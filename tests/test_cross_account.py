@@ -1,6 +1,8 @@
 """Cross-account access by repository and registry policy, through the JSON API (registryId) and over /v2 (the
 caller's password at the other account's registry host), refused as ECR refuses it."""
 
+import base64
+import hashlib
 import json
 
 import pytest
@@ -139,7 +141,7 @@ def test_v2_push_by_policy(ecr_emulator, ecr, other, repo, registry_of_b):
         "ecr:BatchCheckLayerAvailability"])))
     status, headers, _ = registry_of_b.request("POST", f"/v2/{repo}/blobs/uploads/", headers=AT_A)
     assert status == 202
-    digest = "sha256:" + __import__("hashlib").sha256(b"chunk").hexdigest()
+    digest = "sha256:" + hashlib.sha256(b"chunk").hexdigest()
     status, _, _ = registry_of_b.request("PUT", f"{headers['Location']}?digest={digest}", body=b"chunk",
                                          headers=AT_A)
     assert status == 201
@@ -156,7 +158,6 @@ def test_a_token_asked_for_another_registry_still_speaks_for_its_caller(ecr_emul
     """GetAuthorizationToken with registryIds [A] by B: the password reaches A's registry by default, as B."""
     push(ecr, m.docker("a"), "v1")
     reg = RegistryClient(ecr_emulator.endpoint, password=None)
-    import base64
     token = other.get_authorization_token(registryIds=[A])["authorizationData"][0]["authorizationToken"]
     reg.auth = "Basic " + base64.b64encode(base64.b64decode(token)).decode()
     status, _, body = reg.json("GET", f"/v2/{repo}/tags/list")

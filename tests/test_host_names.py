@@ -1,7 +1,6 @@
 """AWS-shaped host names: a registry per <account>.dkr.ecr.<region>.<domain>, a region per api.ecr.<region>.<domain>,
 and the --registry-domain mode in which repositoryUri and proxyEndpoint name this server."""
 
-import base64
 import json
 import urllib.parse
 
@@ -14,11 +13,6 @@ from ecr_emulator.testing import running_server
 from registry_client import RegistryClient
 
 ACCOUNT, OTHER = "123456789012", "210987654321"
-
-
-def password_of(client, **kwargs) -> str:
-    token = client.get_authorization_token(**kwargs)["authorizationData"][0]["authorizationToken"]
-    return base64.b64decode(token).decode().partition(":")[2]
 
 
 @pytest.mark.parametrize("host, expected", [

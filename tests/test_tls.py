@@ -5,7 +5,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -189,7 +188,6 @@ def test_skopeo_over_https_with_cert_dir(skopeo, server, ca_dir, tmp_path):
     # Without the CA, skopeo refuses the certificate rather than falling back to plain HTTP.
     refused = skopeo("inspect", "--raw", "--creds", token, f"docker://{host}/tls/app:v1", check=False)
     assert refused.returncode != 0 and "certificate" in refused.stderr
-    shutil.rmtree(tmp_path / "layout")
 
 
 def test_without_tls_a_handshake_is_still_refused_at_once():
