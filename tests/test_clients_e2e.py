@@ -1,7 +1,7 @@
 """Real clients at AWS-shaped registry host names, end to end, each with a private /etc/hosts (see tls_servers):
 
-- skopeo pushes and pulls by the repositoryUri the API returns in the --registry-domain mode, over HTTPS, trusting
-  the local CA through --cert-dir;
+- skopeo and podman push and pull by the repositoryUri the API returns in the --registry-domain mode, over HTTPS,
+  trusting the local CA through --cert-dir (podman after a ``podman login`` with the API's password);
 - amazon-ecr-credential-helper (docker-credential-ecr-login) as skopeo's credHelpers for
   <account>.dkr.ecr.<region>.amazonaws.com, with the CA trusted through SSL_CERT_FILE. The Debian package's
   version (0.6.0) takes its ECR endpoint from the registry host name only (its aws-sdk-go-v2 predates
@@ -16,6 +16,7 @@ import base64
 import json
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -55,6 +56,48 @@ def test_skopeo_pushes_and_pulls_by_repository_uri_over_https(tmp_path):
         assert inspected.returncode == 0, inspected.stderr
         [detail] = ecr.describe_images(repositoryName="team/app")["imageDetails"]
         assert json.loads(inspected.stdout)["Digest"] == detail["imageDigest"]
+        assert detail["imageTags"] == ["v1"]
+
+
+def test_podman_logs_in_pushes_and_pulls_by_repository_uri_over_https(tmp_path):
+    require_private_hosts()
+    podman = require_tool("podman")
+    ca = tmp_path / "ca"
+    # podman wants a run root of at most 50 characters, shorter than pytest's temporary paths.
+    runroot = tempfile.TemporaryDirectory(prefix="ecr-podman-", dir="/tmp")
+    storage = ["--root", str(tmp_path / "root"), "--runroot", runroot.name, "--storage-driver", "vfs",
+               "--events-backend", "none"]
+    with runroot, emulator("--tls", "--ca-dir", str(ca), "--registry-domain", "localhost") as server:
+        ecr = server.client()
+        uri = ecr.create_repository(repositoryName="pod/app")["repository"]["repositoryUri"]
+        host = uri.split("/")[0]
+        password = base64.b64decode(
+            ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode().partition(":")[2]
+        hosts_file = tmp_path / "hosts"
+        hosts_file.write_text(f"127.0.0.1 localhost {host.split(':')[0]}\n")
+        layout = tmp_path / "layout"
+        write_layout(layout)
+        auth = tmp_path / "auth.json"
+        auth.write_text("{}")
+        env = env_for(tmp_path, REGISTRY_AUTH_FILE=str(auth))
+
+        def run(*args):
+            result = run_with_hosts(hosts_file, [podman, *storage, *args], env)
+            assert result.returncode == 0, f"podman {args[0]}: {result.stderr}"
+            return result.stdout
+
+        run("pull", f"oci:{layout}:latest")
+        run("tag", f"localhost{layout}:latest", f"{uri}:v1")
+        login = run_with_hosts(hosts_file, ["sh", "-c", f'echo "$0" | {podman} {" ".join(storage)} login '
+                                            f'--cert-dir {ca} --username AWS --password-stdin {host}', password], env)
+        assert login.returncode == 0, login.stderr
+        assert host in json.loads(auth.read_text())["auths"]
+        run("push", "--cert-dir", str(ca), f"{uri}:v1")
+        local_id = run("image", "inspect", "--format", "{{.Id}}", f"{uri}:v1").strip()
+        run("rmi", "--all", "--force")
+        run("pull", "--cert-dir", str(ca), f"{uri}:v1")
+        assert run("image", "inspect", "--format", "{{.Id}}", f"{uri}:v1").strip() == local_id
+        [detail] = ecr.describe_images(repositoryName="pod/app")["imageDetails"]
         assert detail["imageTags"] == ["v1"]
 
 
