@@ -12,6 +12,10 @@ from .models import settings
 from .models.policy_evaluation import ALLOW, DENY, account_request, account_root, evaluate
 from .models.store import Store
 
+# The owner can always change its registry policy: unlike SetRepositoryPolicy (whose ``force`` guards a lock-out),
+# nothing would undo a registry policy that denied the owner these.
+_OWNER_ALWAYS = frozenset({"ecr:PutRegistryPolicy", "ecr:GetRegistryPolicy", "ecr:DeleteRegistryPolicy"})
+
 
 def repository_arn(region: str, account: str, name: str | None) -> str:
     """A repository's ARN; for a request about no one repository, the ARN pattern of all of them."""
@@ -32,6 +36,8 @@ def decide(store: Store, caller: str, account: str, region: str, action: str, na
 def authorize(store: Store, caller: str, account: str, region: str, action: str, name: str | None) -> None:
     """Refuse with ``AccessDeniedException``, in AWS's wording, what the registry's policies do not let the caller
     do."""
+    if caller == account and action in _OWNER_ALWAYS:
+        return
     decision = decide(store, caller, account, region, action, name)
     if decision == ALLOW or (decision is None and caller == account):
         return

@@ -72,6 +72,16 @@ def test_an_explicit_deny_binds_the_owner_too(ecr, repo):
     assert error_of(exc)[0] == "AccessDeniedException" and "explicit deny" in error_of(exc)[1]
 
 
+def test_a_registry_policy_that_denies_everything_can_still_be_removed_by_its_owner(ecr, repo):
+    ecr.put_registry_policy(policyText=policy({"Effect": "Deny", "Principal": "*", "Action": "ecr:*"}))
+    with pytest.raises(ClientError) as exc:
+        ecr.describe_repositories()
+    assert error_of(exc)[0] == "AccessDeniedException" and "explicit deny" in error_of(exc)[1]
+    assert ecr.get_registry_policy()["registryId"] == A
+    ecr.delete_registry_policy()
+    assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == [repo]
+
+
 def test_the_registry_policy_grants_access_to_its_repositories(ecr, other, repo):
     push(ecr, m.docker("a"), "v1")
     ecr.put_registry_policy(policyText=policy(allow_b(["ecr:DescribeRepositories", "ecr:DescribeImages"],
