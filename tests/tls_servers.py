@@ -33,6 +33,8 @@ def require_private_hosts() -> None:
     """Skip (or fail under ECR_EMULATOR_REQUIRE_E2E=1) where a private /etc/hosts cannot be made."""
     require_e2e(os.geteuid() == 0, "a private /etc/hosts needs root (unshare --mount)")
     require_e2e(shutil.which("unshare") is not None, "unshare is not installed (apt-get install util-linux)")
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, text=True, timeout=30)
+    require_e2e(probe.returncode == 0, f"unshare --mount is not permitted here: {probe.stderr.strip()}")
 
 
 def free_port(host: str) -> int:
