@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 
+from . import hosts
 from .config import Config
 from .upstream import settings as upstream
 
@@ -72,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="contact URL instead of https://HOST for a pull through cache rule's upstream, such as "
                              "registry-1.docker.io=http://127.0.0.1:5001; repeatable "
                              "(ECR_EMULATOR_UPSTREAM_ENDPOINTS, comma-separated)")
+    _host_and_tls_flags(parser)
     args = parser.parse_args(argv)
     _check_admin_token(parser, args.admin_token)
     if args.max_import_bytes < 1:
@@ -99,7 +101,47 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
                     max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds,
                     upstream_credentials=upstream_credentials, upstream_endpoints=upstream_endpoints)
+    _host_and_tls_config(parser, args, config)
     return config
+
+
+def _host_and_tls_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--domains", default=_env("DOMAINS", ",".join(hosts.DEFAULT_DOMAINS)),
+                        help="comma-separated domains under which <account>.dkr.ecr.<region>.DOMAIN names a registry "
+                             "and api.ecr.<region>.DOMAIN a region of the JSON API (ECR_EMULATOR_DOMAINS)")
+    parser.add_argument("--registry-domain", default=_env("REGISTRY_DOMAIN"),
+                        help="repositoryUri and proxyEndpoint name <account>.dkr.ecr.<region>.DOMAIN with the "
+                             "advertised port (none when 443), so the API's URIs reach this server; default: "
+                             "AWS's repositoryUri (ECR_EMULATOR_REGISTRY_DOMAIN)")
+    parser.add_argument("--tls", action="store_true", default=_flag(_env("TLS", "0")),
+                        help="also serve HTTPS on the same port, with certificates made by a local certificate "
+                             "authority (see `ecr-emulator ca`) (ECR_EMULATOR_TLS=1)")
+    parser.add_argument("--tls-cert", default=_env("TLS_CERT"),
+                        help="serve HTTPS with this PEM certificate (chain) instead (ECR_EMULATOR_TLS_CERT)")
+    parser.add_argument("--tls-key", default=_env("TLS_KEY"),
+                        help="the PEM private key of --tls-cert (ECR_EMULATOR_TLS_KEY)")
+    parser.add_argument("--ca-dir", default=_env("CA_DIR"),
+                        help="where the local certificate authority lives; default: STATE_DIR/ca with --state-dir, "
+                             "else the user cache directory (ECR_EMULATOR_CA_DIR)")
+
+
+def _host_and_tls_config(parser: argparse.ArgumentParser, args, config: Config) -> None:
+    domains = tuple(d.strip().lower().rstrip(".") for d in args.domains.split(",") if d.strip())
+    for domain in domains + ((args.registry_domain.lower(),) if args.registry_domain else ()):
+        if not hosts.is_domain(domain):
+            parser.error(f"--domains/--registry-domain: {domain!r} is not a domain name")
+    config.domains = domains
+    if args.registry_domain:
+        config.registry_domain = args.registry_domain.lower().rstrip(".")
+        if config.registry_domain not in domains:
+            config.domains = domains + (config.registry_domain,)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.path.isfile(path):
+            parser.error(f"{flag}: {path} is not a readable file")
+    config.tls = args.tls or bool(args.tls_cert)
+    config.tls_cert, config.tls_key, config.ca_dir = args.tls_cert, args.tls_key, args.ca_dir
 
 
 def transfer(argv: list[str]) -> int:
@@ -141,10 +183,27 @@ def transfer(argv: list[str]) -> int:
     return 1
 
 
+def show_ca(argv: list[str]) -> int:
+    """``ecr-emulator ca``: where the local certificate authority is (made now if it does not exist yet) and how to
+    trust it; takes the server's flags, so it names the CA that server uses."""
+    config = parse_args(argv)
+    from .tls import CertificateAuthority, TlsError, ca_dir, trust_instructions
+
+    try:
+        authority = CertificateAuthority(ca_dir(config))
+    except TlsError as exc:
+        print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    print(trust_instructions(authority.cert_path, config), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("export", "import"):
         return transfer(argv)
+    if argv and argv[0] == "ca":
+        return show_ca(argv[1:])
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import create_app
@@ -160,8 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         from .models import lifecycle
 
         lifecycle.start_periodic(app.config["ECR_STORE"], config.lifecycle_interval)
-    server = make_server(app, config)
-    print(f"ecr-emulator listening on http://{config.host}:{server.effective_port} "
+    from .tls import TlsError
+
+    try:
+        server = make_server(app, config)
+    except TlsError as exc:
+        print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    schemes = "http and https" if config.tls else "http"
+    print(f"ecr-emulator listening on {config.host}:{server.effective_port} for {schemes} "
           f"(advertised as {config.endpoint})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -1,6 +1,9 @@
 """Emulator configuration, passed into the app factory rather than read from globals."""
 
 import dataclasses
+import urllib.parse
+
+from . import hosts
 
 
 @dataclasses.dataclass
@@ -23,7 +26,31 @@ class Config:
     # Pull through cache: secret ARN -> (username, access token), and upstream host -> the URL contacted instead.
     upstream_credentials: dict = dataclasses.field(default_factory=dict)
     upstream_endpoints: dict = dataclasses.field(default_factory=dict)
+    # Host names answered as AWS's (see ``hosts``), and the one that repositoryUri and proxyEndpoint name (None:
+    # repositoryUri is AWS's own and proxyEndpoint is ``endpoint``).
+    domains: tuple[str, ...] = hosts.DEFAULT_DOMAINS
+    registry_domain: str | None = None
+    # HTTPS on the same port as HTTP: with a certificate and key of the user's, or leaf certificates made by a
+    # local certificate authority kept in ``ca_dir`` (see ``tls``).
+    tls: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    ca_dir: str | None = None
 
     @property
     def endpoint(self) -> str:
-        return (self.advertise_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls else "http"
+        return (self.advertise_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
+
+    def registry_host(self, account: str, region: str) -> str | None:
+        """The host of a registry as repositoryUri and proxyEndpoint name it in the ``registry_domain`` mode, with
+        the advertised port; None when the mode is off."""
+        if self.registry_domain is None:
+            return None
+        return hosts.registry_host(account, region, self.registry_domain, urllib.parse.urlsplit(self.endpoint).port)
+
+    def proxy_endpoint(self, account: str, region: str) -> str:
+        host = self.registry_host(account, region)
+        if host is None:
+            return self.endpoint
+        return f"{urllib.parse.urlsplit(self.endpoint).scheme}://{host}"

@@ -35,7 +35,8 @@ for _name in model.error_shape_names():
     _define(_name, 500 if _name == "ServerException" else 400)
 
 for _name in ("SerializationException", "UnknownOperationException", "ValidationException",
-              "UnsupportedOperationException", "RequestEntityTooLargeException"):
+              "UnsupportedOperationException", "RequestEntityTooLargeException",
+              "AccessDeniedException"):
     if _name not in globals():
         _define(_name, 413 if _name == "RequestEntityTooLargeException" else 400)
 

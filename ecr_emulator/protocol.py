@@ -8,7 +8,7 @@ import uuid
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
-from . import errors, handlers, identity, pull_through
+from . import authorization, errors, handlers, hosts, identity, pull_through
 from .context import RequestContext
 from .models.blobs import DiskFaultError
 from .persistence import StateWriteError, journaled
@@ -94,6 +94,7 @@ def _params(environ: dict, max_bytes: int) -> dict:
 def apply(ctx: RequestContext, operation: str, params: dict) -> dict:
     """Validate ``params`` against the operation's input shape, run its handler and render the output shape."""
     params = validate(operation, params)
+    authorization.check_operation(ctx, operation, params)
     handler = handlers.handler_for(operation)
     if handler is None:
         raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")
@@ -130,8 +131,9 @@ def json_api():
     try:
         operation = _operation(environ.get("HTTP_X_AMZ_TARGET"))
         params = _params(environ, config.max_body_bytes)
-        account, region = identity.caller(environ.get("HTTP_AUTHORIZATION"), config.account_id,
-                                          config.default_region)
+        # An unsigned request's region is the one its host names (api.ecr.<region>.<domain>), else the default.
+        default_region = hosts.api_region(environ.get("HTTP_HOST"), config.domains) or config.default_region
+        account, region = identity.caller(environ.get("HTTP_AUTHORIZATION"), config.account_id, default_region)
         ctx = RequestContext(app_config["ECR_STORE"], config, account, region, request_id)
         return _reply(200, dispatch(ctx, operation, params), request_id)
     except errors.ServiceError as exc:

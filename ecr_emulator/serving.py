@@ -9,7 +9,8 @@ What the registry needs from its server:
 
 - Clients told a registry is insecure (skopeo ``--tls-verify=false``, podman, containerd) first try HTTPS and fall
   back to HTTP only when the handshake fails; a connection whose first byte is a TLS handshake record is closed at
-  once instead of waiting out the client's handshake timeout.
+  once instead of waiting out the client's handshake timeout, unless HTTPS is served too (``--tls``): then the
+  connection is wrapped in TLS (certificates from ``tls``) and served like any other, without ``sendfile``.
 - Request bodies are streamed to the application (``wsgi.input`` reads the socket, see ``request_bodies``), so a
   blob upload is hashed and written as it arrives and a body over an API's limit is refused before it is read.
   What the application leaves unread is read and dropped after the reply (up to ``DRAIN_LIMIT``), so the connection
@@ -23,6 +24,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -111,8 +113,12 @@ class Connection:
             if not first:
                 return
             if first == _TLS_HANDSHAKE:
-                self.linger = True
-                return
+                if self.server.tls is None:
+                    self.linger = True
+                    return
+                self.rfile.close()
+                self.sock = self.server.tls.wrap_socket(self.sock, server_side=True)
+                self.rfile = self.sock.makefile("rb", READ_BUFFER)
             while not self.server.closing and self._one_request():
                 pass
         except OSError:
@@ -314,7 +320,8 @@ class Connection:
         chunks = iter(result)
         first = b""
         fd = None
-        if reply.status is not None and isinstance(result, SendfileWrapper):
+        if (reply.status is not None and isinstance(result, SendfileWrapper)
+                and not isinstance(self.sock, ssl.SSLSocket)):
             try:
                 fd = result.file.fileno()
             except (AttributeError, OSError, ValueError):
@@ -443,6 +450,8 @@ class Server:
         self._open: dict[Connection, threading.Thread] = {}
         self._lock = threading.Lock()
         self.closing = False
+        # An ``ssl.SSLContext`` when HTTPS is served on this port too; None: TLS handshakes are refused at once.
+        self.tls = None
 
     def run(self) -> None:
         while not self.closing:
@@ -512,4 +521,9 @@ def _timeval(seconds: float) -> bytes:
 
 
 def make_server(app, config: Config) -> Server:
-    return Server(app, config.host, config.port, config.max_connections)
+    server = Server(app, config.host, config.port, config.max_connections)
+    if config.tls:
+        from .tls import server_context
+
+        server.tls = server_context(config)
+    return server

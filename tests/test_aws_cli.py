@@ -57,4 +57,4 @@ def test_cli_paginates(aws):
 
 def test_get_login_password(aws):
     password = aws("get-login-password").stdout.strip()
-    assert password.startswith("123456789012.us-east-1.")
+    assert password.startswith("123456789012.123456789012.us-east-1.")  # caller, registry, region

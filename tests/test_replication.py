@@ -293,7 +293,11 @@ def test_describe_image_replication_status_errors(ecr, repo):
                              f"repository with name '{repo}' in the registry with id '{ACCOUNT}'")
     with pytest.raises(ClientError) as exc:
         ecr.describe_image_replication_status(repositoryName=repo, imageId={"imageTag": "v1"}, registryId=OTHER)
-    assert error_of(exc)[0] == "RepositoryNotFoundException" and OTHER in error_of(exc)[1]
+    # Another account's registry answers only what its policies allow the caller.
+    assert error_of(exc) == ("AccessDeniedException", f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to "
+                             f"perform: ecr:DescribeImageReplicationStatus on resource: arn:aws:ecr:{HOME}:{OTHER}:"
+                             f"repository/{repo} because no resource-based policy allows the "
+                             "ecr:DescribeImageReplicationStatus action")
     with pytest.raises(ClientError) as exc:
         ecr.describe_image_replication_status(repositoryName=repo, imageId={})
     assert error_of(exc)[0] == "InvalidParameterException"

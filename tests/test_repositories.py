@@ -105,7 +105,10 @@ def test_describe_missing_repository_names_it(ecr):
 def test_describe_by_registry_id(ecr):
     ecr.create_repository(repositoryName="mine")
     assert len(ecr.describe_repositories(registryId="123456789012")["repositories"]) == 1
-    assert ecr.describe_repositories(registryId="210987654321")["repositories"] == []
+    with pytest.raises(ClientError) as exc:
+        ecr.describe_repositories(registryId="210987654321")
+    assert error_code(exc) == "AccessDeniedException"
+    assert "ecr:DescribeRepositories on resource: arn:aws:ecr:us-east-1:210987654321:repository/*" in str(exc.value)
 
 
 def test_paging_across_several_pages(ecr):
@@ -229,3 +232,4 @@ def test_get_authorization_token(ecr_emulator):
     assert len(many["authorizationData"]) == 2
     passwords = {base64.b64decode(d["authorizationToken"]).decode() for d in many["authorizationData"]}
     assert len(passwords) == 2 and all("111111111111" in p or "222222222222" in p for p in passwords)
+    assert {d["proxyEndpoint"] for d in many["authorizationData"]} == {ecr_emulator.endpoint}

@@ -13,7 +13,7 @@ import re
 
 from .. import errors
 from ..context import RequestContext
-from ..models import settings
+from ..models import policy_evaluation, settings
 from ..specs import messages
 from . import operation
 
@@ -176,6 +176,16 @@ def locks_out(statements: list[dict], account: str) -> bool:
     return False
 
 
+def _refuse_organization_keys(statements: list[dict]) -> None:
+    """AWS accepts these keys; here they could never be evaluated, so a policy using them is refused rather than
+    stored to allow or deny differently than it would at AWS. Unlike a policy AWS refuses, the message says why:
+    the limit is the emulator's."""
+    key = policy_evaluation.organization_key(statements)
+    if key is not None:
+        raise errors.InvalidParameterException(messages.invalid_parameter(
+            "PolicyText", f"Condition key {key!r} needs AWS Organizations, which this emulator does not model"))
+
+
 def _repository_policy_not_found(repository: str, account: str) -> Exception:
     return errors.RepositoryPolicyNotFoundException(
         f"Repository policy does not exist for the repository with name '{repository}' "
@@ -193,6 +203,7 @@ def set_repository_policy(ctx: RequestContext, params: dict) -> dict:
         statements = parse_statements(text, allow_resource=False)
     except PolicyFault as fault:
         raise invalid_policy("repository", str(fault)) from None
+    _refuse_organization_keys(statements)
     if not params.get("force") and locks_out(statements, registry.account):
         raise invalid_policy("repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own account "
                                            "and would prevent setting another policy; set force to apply it")
@@ -233,6 +244,7 @@ def put_registry_policy(ctx: RequestContext, params: dict) -> dict:
     text = params["policyText"]
     try:
         statements = parse_statements(text, allow_resource=True)
+        _refuse_organization_keys(statements)
         if settings.account_setting(registry, "REGISTRY_POLICY_SCOPE") == "V1":
             for number, statement in enumerate(statements, 1):
                 for action in _strings(statement["Action"], "Action") if "Action" in statement else ():

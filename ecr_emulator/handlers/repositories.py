@@ -62,7 +62,7 @@ def create_repository(ctx: RequestContext, params: dict) -> dict:
         repo.scan_on_push = params.get("imageScanningConfiguration", {}).get("scanOnPush", False)
         repo.encryption = encryption
         registry.repositories[name] = repo
-        return {"repository": repository_view(repo)}
+        return {"repository": repository_view(repo, ctx.config)}
 
 
 @operation("DescribeRepositories")
@@ -80,7 +80,7 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
                 repo = registry.repositories.get(name)
                 if repo is None:
                     raise repository_not_found(name, registry.account)
-                found.append(repository_view(repo))
+                found.append(repository_view(repo, ctx.config))
         return {"repositories": found}
     after = paging.decode(params.get("nextToken"), str)
     limit = params.get("maxResults", 1000)
@@ -95,7 +95,7 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
         for name in chosen:
             repo = registry.repositories.get(name)
             if repo is not None:
-                views.append(repository_view(repo))
+                views.append(repository_view(repo, ctx.config))
     result = {"repositories": views}
     if start + limit < len(ordered):
         result["nextToken"] = paging.encode(chosen[-1])
@@ -112,7 +112,7 @@ def delete_repository(ctx: RequestContext, params: dict) -> dict:
                 f"cannot be deleted because it still contains images")
         registry.repositories.pop(repo.name, None)
         ctx.store.notify("repository_deleted", repo)
-        return {"repository": repository_view(repo)}
+        return {"repository": repository_view(repo, ctx.config)}
 
 
 def _repository_by_arn(ctx: RequestContext, arn: str) -> Repository:

@@ -1,17 +1,20 @@
 """How domain objects appear in replies; shared by the handlers that return them."""
 
+from ..config import Config
 from ..models import scans, storage
 from ..models.images import Image
 from ..models.repository import Repository
 from ..models.store import Registry
 
 
-def repository_view(repo: Repository) -> dict:
+def repository_view(repo: Repository, config: Config) -> dict:
+    """``repositoryUri`` is AWS's unless the configuration names this server's own registry hosts."""
+    host = config.registry_host(repo.account, repo.region)
     view = {
         "repositoryArn": repo.arn,
         "registryId": repo.account,
         "repositoryName": repo.name,
-        "repositoryUri": repo.uri,
+        "repositoryUri": repo.uri if host is None else f"{host}/{repo.name}",
         "createdAt": repo.created_at,
         "imageTagMutability": repo.tag_mutability,
         "imageScanningConfiguration": {"scanOnPush": repo.scan_on_push},

@@ -12,13 +12,11 @@ an enum, so the codes are the emulator's). A backfill (``start_backfill``) copie
 """
 
 import hashlib
-import json
-import re
 import threading
 import uuid
 
 from .. import errors
-from . import creation_templates, image_ops, manifests, settings
+from . import creation_templates, image_ops, manifests, policy_evaluation, settings
 from .images import Image
 from .manifests import Manifest
 from .repository import Repository
@@ -274,51 +272,12 @@ def _backfill_id(registry: Registry, now: float, seq: int) -> str:
 def policy_allows(policy_text: str | None, account: str, action: str, resource: str,
                   principal_arns: tuple[str, ...] = ()) -> bool:
     """Whether a registry policy grants ``action`` on ``resource`` to ``account`` (its root, that is the whole
-    account, or one of ``principal_arns`` in it): some statement allows it and none denies it. Statements with a Condition are left out, since requests
-    here carry none of the context their keys name. ``policy_text`` passed PutRegistryPolicy's grammar check."""
-    if policy_text is None:
-        return False
-    statements = json.loads(policy_text)["Statement"]
-    allowed = False
-    for statement in [statements] if isinstance(statements, dict) else statements:
-        if "Condition" in statement or not _applies(statement, account, action, resource, principal_arns):
-            continue
-        if statement["Effect"] == "Deny":
-            return False
-        allowed = True
-    return allowed
-
-
-def _applies(statement: dict, account: str, action: str, resource: str, arns: tuple[str, ...]) -> bool:
-    if "Principal" in statement:
-        principal = _names_account(statement["Principal"], account, arns)
-    else:
-        principal = not _names_account(statement["NotPrincipal"], account, arns)
-    if "Action" in statement:
-        acts = any(_wildcard(p, action, case=False) for p in _listed(statement["Action"]))
-    else:
-        acts = not any(_wildcard(p, action, case=False) for p in _listed(statement["NotAction"]))
-    if "Resource" in statement:
-        on = any(_wildcard(p, resource) for p in _listed(statement["Resource"]))
-    elif "NotResource" in statement:
-        on = not any(_wildcard(p, resource) for p in _listed(statement["NotResource"]))
-    else:
-        on = True  # a registry policy without Resource covers the whole registry
-    return principal and acts and on
-
-
-def _names_account(principal, account: str, arns: tuple[str, ...] = ()) -> bool:
-    if principal == "*":
-        return True
-    return any(p in ("*", account, *arns) or re.fullmatch(rf"arn:aws[a-z-]*:iam::{account}:root", p)
-               for p in _listed(principal.get("AWS", [])))
-
-
-def _listed(value) -> list[str]:
-    return [value] if isinstance(value, str) else value
-
-
-def _wildcard(pattern: str, value: str, case: bool = True) -> bool:
-    """IAM matching: ``*`` is any run of characters, ``?`` any one; nothing else is special."""
-    regex = ".*".join(".".join(re.escape(part) for part in piece.split("?")) for piece in pattern.split("*"))
-    return re.fullmatch(regex, value, 0 if case else re.IGNORECASE) is not None
+    account), or to one of ``principal_arns`` of that account, as IAM evaluates it: some statement allows it and
+    none denies it. The replicating account is both the principal and the source of the request. ``policy_text``
+    passed PutRegistryPolicy's grammar check."""
+    context = {"aws:SourceAccount": account}
+    requests = [policy_evaluation.account_request(account, action, resource, context)]
+    requests += [policy_evaluation.Request(arn, account, action, resource, {**context, "aws:PrincipalArn": arn,
+                                                                           "aws:PrincipalAccount": account})
+                 for arn in principal_arns]
+    return any(policy_evaluation.evaluate([policy_text], request) == policy_evaluation.ALLOW for request in requests)

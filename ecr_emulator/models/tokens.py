@@ -1,7 +1,9 @@
-"""Registry passwords: self-describing, signed tokens that name an account, a region and an expiry.
+"""Registry passwords: self-describing, signed tokens that name a caller, a registry, a region and an expiry.
 
 ``GetAuthorizationToken`` issues them and the registry API verifies them, with no table to keep: the payload is
-``account.region.expiry`` and an HMAC over it with a per-store secret, so a forged or edited token fails.
+``caller.registry.region.expiry`` and an HMAC over it with a per-store secret, so a forged or edited token fails.
+The caller is the principal the registry's policies are asked about; the registry is the one a request reaches when
+its host does not name one (``registryIds`` of the request that issued it, else the caller's own).
 """
 
 import base64
@@ -18,18 +20,18 @@ class TokenIssuer:
         mac = hmac.new(self.secret, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
-    def issue(self, account: str, region: str, expires_at: float) -> str:
-        payload = f"{account}.{region}.{int(expires_at)}"
+    def issue(self, caller: str, account: str, region: str, expires_at: float) -> str:
+        payload = f"{caller}.{account}.{region}.{int(expires_at)}"
         return f"{payload}.{self._sign(payload)}"
 
-    def verify(self, password: str, now: float) -> tuple[str, str] | None:
-        """The (account, region) a valid, unexpired password grants; None for anything else."""
+    def verify(self, password: str, now: float) -> tuple[str, str, str] | None:
+        """The (caller, registry account, region) of a valid, unexpired password; None for anything else."""
         parts = password.split(".")
-        if len(parts) != 4:
+        if len(parts) != 5:
             return None
-        account, region, expiry, signature = parts
-        if not hmac.compare_digest(signature, self._sign(f"{account}.{region}.{expiry}")):
+        caller, account, region, expiry, signature = parts
+        if not hmac.compare_digest(signature, self._sign(f"{caller}.{account}.{region}.{expiry}")):
             return None
         if not expiry.isdigit() or int(expiry) <= now:
             return None
-        return account, region
+        return caller, account, region

@@ -1,6 +1,7 @@
 """Who a registry request comes from and what it names, checked before any state or file is touched.
 
-A password from GetAuthorizationToken selects one (account, region) registry; names, tags and digests must have
+A password from GetAuthorizationToken names its caller and the (account, region) registry it reaches by default;
+the registry's policies decide what the caller may do there (``authorization``). Names, tags and digests must have
 the shapes ECR allows, so nothing a client sends can reach outside that registry or the blob store.
 """
 
@@ -22,8 +23,8 @@ def unauthorized(realm: str, why: str) -> RegistryError:
                          headers={"WWW-Authenticate": f'Basic realm="{realm}",service="ecr.amazonaws.com"'})
 
 
-def caller(store: Store, authorization: str | None, realm: str) -> tuple[str, str]:
-    """The (account, region) whose registry the request may use."""
+def caller(store: Store, authorization: str | None, realm: str) -> tuple[str, str, str]:
+    """The (caller, registry account, region) of the request's password."""
     if not authorization or not authorization.lower().startswith("basic "):
         raise unauthorized(realm, "send HTTP Basic credentials: user AWS, password from GetAuthorizationToken")
     # Tokens and the user name are ASCII, so anything else (in the header or in what it decodes to) cannot be valid;

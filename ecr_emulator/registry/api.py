@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
-from .. import protocol, pull_through
+from .. import authorization, hosts, protocol, pull_through
 from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
@@ -53,17 +53,27 @@ _ROUTES = [
 
 
 class _Request:
-    """One registry request: its caller's registry, and the request context the JSON operations take."""
+    """One registry request: the registry it addresses, its caller, and the request context the JSON operations
+    take (whose account is the caller's, so they ask the registry's policies about the caller)."""
 
-    def __init__(self, store, config, account: str, region: str):
+    def __init__(self, store, config, caller: str, account: str, region: str):
         self.store = store
         self.blobs = store.blobs
+        self.caller = caller
         self.account = account
         self.region = region
-        self.ctx = RequestContext(store, config, account, region, protocol.new_request_id())
+        self.ctx = RequestContext(store, config, caller, region, protocol.new_request_id())
+
+    def authorize(self, action: str, name: str | None) -> None:
+        """What the registry API does outside the JSON operations (blobs, uploads, listings) needs the permission of
+        the operation that does the same through the JSON API."""
+        try:
+            authorization.authorize(self.store, self.caller, self.account, self.region, action, name)
+        except ecr_errors.ServiceError as exc:
+            raise from_ecr(exc) from None
 
     def repository(self, name: str):
-        repo = self.ctx.registry().repositories.get(access.repository_name(name))
+        repo = self.ctx.registry(self.account).repositories.get(access.repository_name(name))
         if repo is None:
             raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
                 "name": name, "registryId": self.account})
@@ -73,7 +83,7 @@ class _Request:
         """The name of the repository a push writes to: one that exists, or one a CREATE_ON_PUSH creation template
         will create when its first image is put (until then its blobs are uploaded and checked like any other)."""
         checked = access.repository_name(name)
-        registry = self.ctx.registry()
+        registry = self.ctx.registry(self.account)
         with self.store.lock:
             if creation_templates.accepts_push(registry, checked):
                 return checked
@@ -101,22 +111,26 @@ class _Request:
             raise from_ecr(exc) from None
 
 
-_ECR_HOST = re.compile(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?")
-
-
-def _challenge_realm(config) -> str:
-    """The realm ECR names in its 401 challenge: the registry's own host. A request addressed to an ECR-style host
+def _challenge_realm(config, addressed: tuple[str, str] | None) -> str:
+    """The realm ECR names in its 401 challenge: the registry's own AWS host. A request addressed to a registry host
     name gets that registry's; any other gets the default account's in the default region."""
-    host = _ECR_HOST.fullmatch(request.host or "")
-    account, region = host.groups() if host else (config.account_id, config.default_region)
+    account, region = addressed or (config.account_id, config.default_region)
     return f"https://{account}.dkr.ecr.{region}.amazonaws.com/"
 
 
 def _caller() -> _Request:
+    """The registry a request reaches is the one its host names (``<account>.dkr.ecr.<region>.<domain>``), else the
+    one its password names."""
     config = current_app.config["ECR"]
     store = current_app.config["ECR_STORE"]
-    account, region = access.caller(store, request.headers.get("Authorization"), _challenge_realm(config))
-    return _Request(store, config, account, region)
+    addressed = hosts.registry_of(request.host, config.domains)
+    realm = _challenge_realm(config, addressed)
+    caller, account, region = access.caller(store, request.headers.get("Authorization"), realm)
+    if addressed is not None:
+        if addressed[1] != region:
+            raise access.unauthorized(realm, f"the password is for region {region}, not {addressed[1]}")
+        account = addressed[0]
+    return _Request(store, config, caller, account, region)
 
 
 @blueprint.after_request
@@ -180,8 +194,9 @@ def base():
 @blueprint.route("/v2/_catalog", methods=["GET"])
 def catalog():
     caller = _caller()
+    caller.authorize("ecr:DescribeRepositories", None)
     with caller.store.lock:
-        names = sorted(caller.ctx.registry().repositories)
+        names = sorted(caller.ctx.registry(caller.account).repositories)
     page, link = _page(names, "/v2/_catalog")
     return _json({"repositories": page}, headers=link)
 
@@ -233,6 +248,8 @@ def _chunks():
 
 def get_blob(caller: _Request, name: str, digest: str):
     caller.push_target(name)
+    caller.authorize("ecr:BatchCheckLayerAvailability" if request.method == "HEAD" else "ecr:GetDownloadUrlForLayer",
+                     name)
     path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
     if not path.is_file():
         caller.pull_through(pull_through.ensure_blob, name, digest)
@@ -243,6 +260,7 @@ def get_blob(caller: _Request, name: str, digest: str):
 
 def delete_blob(caller: _Request, name: str, digest: str):
     caller.repository(name)
+    caller.authorize("ecr:BatchDeleteImage", name)
     if not caller.blobs.delete(caller.account, caller.region, access.digest(digest)):
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
     return Response(status=202, headers={"Content-Length": "0"})
@@ -262,6 +280,7 @@ def _upload_status(name: str, upload_id: str, size: int, status: int) -> Respons
 def start_upload(caller: _Request, name: str):
     """POST: a monolithic upload (``digest``), a cross-repository mount (``mount``/``from``), or a new session."""
     caller.push_target(name)
+    caller.authorize("ecr:InitiateLayerUpload", name)
     mount = request.args.get("mount")
     if mount is not None:
         if caller.blobs.mount(caller.account, caller.region, access.digest(mount)):
@@ -314,6 +333,7 @@ def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> 
 
 def patch_upload(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:UploadLayerPart", name)
     size = _upload_size(caller, upload)
     size = _append(caller, name, upload, _content_range_start(size))
     return _upload_status(name, upload, size, 202)
@@ -321,6 +341,7 @@ def patch_upload(caller: _Request, name: str, upload: str):
 
 def finish_upload(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:CompleteLayerUpload", name)
     _upload_size(caller, upload)
     digest = request.args.get("digest")
     if digest is None:
@@ -337,11 +358,13 @@ def finish_upload(caller: _Request, name: str, upload: str):
 
 def upload_status(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:UploadLayerPart", name)
     return _upload_status(name, upload, _upload_size(caller, upload), 204)
 
 
 def cancel_upload(caller: _Request, name: str, upload: str):
     caller.push_target(name)
+    caller.authorize("ecr:UploadLayerPart", name)
     _upload_size(caller, upload)
     caller.blobs.cancel(caller.account, caller.region, upload)
     return Response(status=204)
@@ -378,6 +401,7 @@ def get_manifest(caller: _Request, name: str, reference: str):
     repo = caller.repository(name)
     accepted = _accepted_types()
     if request.method == "HEAD":
+        caller.authorize("ecr:BatchGetImage", repo.name)
         return _head_manifest(caller, repo, image_id, accepted)
     params = {"repositoryName": repo.name, "imageIds": [image_id]}
     if accepted:
@@ -447,6 +471,7 @@ def delete_manifest(caller: _Request, name: str, reference: str):
 
 def list_tags(caller: _Request, name: str):
     repo = caller.repository(name)
+    caller.authorize("ecr:ListImages", name)
     with caller.store.lock:
         tags = sorted(repo.images.by_tag)
     page, link = _page(tags, f"/v2/{name}/tags/list")
@@ -456,6 +481,7 @@ def list_tags(caller: _Request, name: str):
 def referrers(caller: _Request, name: str, digest: str):
     """An OCI image index of the manifests whose subject is ``digest``, optionally of one artifactType."""
     repo = caller.repository(name)
+    caller.authorize("ecr:ListImageReferrers", name)
     access.digest(digest)
     wanted = request.args.get("artifactType")
     descriptors = []

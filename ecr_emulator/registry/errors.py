@@ -34,6 +34,7 @@ _FROM_ECR = {
     "LayersNotFoundException": (400, "MANIFEST_BLOB_UNKNOWN"),
     "ReferencedImagesNotFoundException": (400, "MANIFEST_BLOB_UNKNOWN"),
     "LimitExceededException": (429, "TOOMANYREQUESTS"),
+    "AccessDeniedException": (403, "DENIED"),
     # The state directory could not be written (a full disk): a fault of the machine, not the request.
     "ServerException": (500, "UNKNOWN"),
 }
