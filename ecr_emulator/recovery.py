@@ -6,7 +6,7 @@ from . import errors
 from .config import Config
 from .context import RequestContext
 from .models.store import Store
-from .models import lifecycle
+from .models import blob_links, lifecycle
 from .persistence import Persistence
 from .protocol import dispatch
 
@@ -20,18 +20,25 @@ def open_store(store: Store, config: Config) -> None:
     registries = persistence.load_snapshot()
     if registries is not None:
         store.restore_state(registries)
-    replayed = 0
+    replayed = links_replayed = 0
+    # State written before blob links existed: no registry carries them and the journal grants none.
+    legacy = not any(blob_links.carried(registry) for registry in store.registries())
     store.replaying = True
     try:
         for record in persistence.journal_records():
             with store.clock.frozen_at(record["now"]):
                 if record["op"] == lifecycle.JOURNAL_OP:
                     lifecycle.run_all(store)
+                elif record["op"] == blob_links.JOURNAL_OP:
+                    blob_links.replay(store, record)
+                    links_replayed += 1
                 else:
                     _replay_operation(store, config, record)
             replayed += 1
     finally:
         store.replaying = False
+    if legacy and not links_replayed:
+        blob_links.adopt_images(store.registries())
     persistence.compact(store.snapshot_state())
     store.persistence = persistence
     store.subscribe("reset", lambda: persistence.compact(store.snapshot_state()))

@@ -15,6 +15,8 @@ class Registry:
         self.region = region
         self.repositories: dict[str, Repository] = {}
         self.settings: dict = {}
+        # Repository name -> digests of the blobs it holds (see ``blob_links``).
+        self.blob_links: dict[str, set[str]] = {}
 
 
 class Store:
