@@ -2,6 +2,7 @@
 checked and mounted across them, through boto3 and the /v2 API; ownership across restarts, archives and state written
 before it existed."""
 
+import base64
 import hashlib
 import json
 import pathlib
@@ -14,6 +15,7 @@ import pytest
 import sample_manifests as m
 from ecr_emulator import persistence
 from ecr_emulator.testing import running_server
+from oci_layout import write_layout
 from registry_client import RegistryClient
 
 ACCOUNT = "123456789012"
@@ -215,6 +217,18 @@ def test_strict_push_needs_the_layers_in_its_own_repository(tmp_path):
         ecr.put_image(repositoryName="team/app", imageManifest=manifest_of(), imageTag="v1")
 
 
+def test_replication_copies_only_what_the_source_repository_holds(ecr_emulator, reg, ecr, away):
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [
+        {"destinations": [{"region": "eu-west-1", "registryId": ACCOUNT}]}]})
+    reg.push_blob("team/app", CONFIG)
+    reg.push_blob("team/other", LAYER)
+    ecr.put_image(repositoryName="team/app", imageManifest=manifest_of(), imageTag="v1")
+    there = RegistryClient(ecr_emulator.endpoint, away)
+    assert (head(there, "team/app", sha(CONFIG)), head(there, "team/app", sha(LAYER))) == (200, 404)
+    away.create_repository(repositoryName="team/other")
+    assert head(there, "team/other", sha(CONFIG)) == 404
+
+
 def blob_file(state: pathlib.Path, digest: str) -> pathlib.Path:
     hex_ = digest[7:]
     return state / "blobs" / ACCOUNT / "us-east-1" / "sha256" / hex_[:2] / hex_
@@ -292,3 +306,58 @@ def test_a_state_directory_written_before_ownership_is_still_read(tmp_path):
         assert status == 200 and body == LAYER
         assert available(ecr, "team/app", sha(CONFIG))
         assert head(reg, "team/other", sha(LAYER)) == 404
+
+
+def test_a_snapshot_written_before_ownership_is_still_read(tmp_path):
+    state = tmp_path / "state"
+    with running_server("--state-dir", str(state)) as server:
+        ecr = server.client()
+        for name in ("team/app", "team/other"):
+            ecr.create_repository(repositoryName=name)
+        push_image(RegistryClient(server.endpoint, ecr), "team/app")
+    with running_server("--state-dir", str(state)):
+        pass  # starting folds the journal into the snapshot
+    snapshot = state / persistence.SNAPSHOT
+    registries, generation = persistence.loads_state(snapshot.read_bytes())
+    for registry in registries.values():
+        del registry.blob_links
+    snapshot.write_bytes(persistence.dumps_state(registries, generation))
+    with running_server("--state-dir", str(state)) as server:
+        ecr = server.client()
+        reg = RegistryClient(server.endpoint, ecr)
+        status, _, body = reg.request("GET", f"/v2/team/app/blobs/{sha(LAYER)}")
+        assert status == 200 and body == LAYER
+        assert available(ecr, "team/app", sha(CONFIG))
+        assert head(reg, "team/other", sha(LAYER)) == 404
+
+
+@pytest.mark.parametrize("mounting", ["DISABLED", "ENABLED"])
+def test_skopeo_copies_between_repositories_and_each_keeps_its_own_layers(skopeo, ecr_emulator, ecr, tmp_path,
+                                                                          mounting):
+    for name in ("e2e/app", "e2e/other", "e2e/manifest-only"):
+        ecr.create_repository(repositoryName=name)
+    ecr.put_account_setting(name="BLOB_MOUNTING", value=mounting)
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    creds = base64.b64decode(token["authorizationToken"]).decode()
+    host = token["proxyEndpoint"].removeprefix("http://")
+    tls = ["--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", creds, "--dest-creds", creds]
+    write_layout(tmp_path / "in")
+    skopeo("copy", *tls, f"oci:{tmp_path / 'in'}:latest", f"docker://{host}/e2e/app:v1")
+
+    # The manifest alone, put through the JSON API, does not make another repository's layers pullable.
+    [image] = ecr.batch_get_image(repositoryName="e2e/app", imageIds=[{"imageTag": "v1"}])["images"]
+    ecr.put_image(repositoryName="e2e/manifest-only", imageManifest=image["imageManifest"], imageTag="v1")
+    result = skopeo("copy", *tls, f"docker://{host}/e2e/manifest-only:v1", f"oci:{tmp_path / 'none'}:v1",
+                    check=False)
+    assert result.returncode != 0 and "reading blob" in result.stderr and "404" in result.stderr
+
+    # A copy between repositories (mounted, or uploaded when mounting is refused) gives the target its own layers,
+    # which outlive the repository they came from.
+    copied = skopeo("--debug", "copy", *tls, f"docker://{host}/e2e/app:v1", f"docker://{host}/e2e/other:v1")
+    assert ("mount OK" in copied.stderr) == (mounting == "ENABLED")
+    ecr.delete_repository(repositoryName="e2e/app", force=True)
+    skopeo("copy", *tls, f"docker://{host}/e2e/other:v1", f"oci:{tmp_path / 'out'}:v1")
+    pushed = json.loads(image["imageManifest"])
+    for blob in [pushed["config"], *pushed["layers"]]:
+        data = (tmp_path / "out" / "blobs" / "sha256" / blob["digest"].split(":")[1]).read_bytes()
+        assert sha(data) == blob["digest"]
