@@ -7,9 +7,8 @@ these operations are not journaled, so after a restart an upload begun before it
 (files, and their journaled ownership) remain.
 """
 
-import json
-
 import base64
+import json
 import threading
 import weakref
 
