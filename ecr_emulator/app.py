@@ -28,6 +28,7 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
         store.blobs = _blob_store(config)
         store.subscribe("reset", store.blobs.clear)
         store.subscribe("repository_deleted", lambda repo: blob_links.drop_repository(store, repo))
+        store.subscribe("committed", lambda: blob_links.collect_dropped(store))
     replication.follow_deletions(store)
     if config.state_dir:
         recovery.open_store(store, config)

@@ -109,6 +109,7 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
             result = handler(ctx, params)
         store.persistence.append({"op": operation, "account": ctx.account, "region": ctx.region, "now": now,
                                   "params": params})
+        store.notify("committed")
     return serialize(operation, result)
 
 

@@ -39,6 +39,8 @@ def open_store(store: Store, config: Config) -> None:
         store.replaying = False
     if legacy and not links_replayed:
         blob_links.adopt_images(store.registries())
+    if store.blobs is not None:
+        blob_links.sweep(store)
     persistence.compact(store.snapshot_state())
     store.persistence = persistence
     store.subscribe("reset", lambda: persistence.compact(store.snapshot_state()))

@@ -14,6 +14,10 @@ import pytest
 
 import sample_manifests as m
 from ecr_emulator import persistence
+from ecr_emulator.models import blob_links
+from ecr_emulator.models.blobs import BlobStore
+from ecr_emulator.models.repository import Repository
+from ecr_emulator.models.store import Store
 from ecr_emulator.testing import running_server
 from oci_layout import write_layout
 from registry_client import RegistryClient
@@ -247,6 +251,59 @@ def test_the_file_goes_with_the_last_repository_that_holds_it(tmp_path):
         assert blob_file(state, sha(LAYER)).read_bytes() == LAYER
         ecr.delete_repository(repositoryName="team/other", force=True)
         assert not blob_file(state, sha(LAYER)).exists()
+
+
+def test_a_file_an_upload_is_finishing_outlives_its_last_repository(tmp_path):
+    """The grant an upload makes after its file is in place can follow the deletion of the file's last holder; the
+    file stays for it. A claim that ends with no holder (a failed upload) leaves no file behind."""
+    store = Store()
+    store.blobs = BlobStore(tmp_path, durable=False)
+    registry = store.registry(ACCOUNT, "us-east-1")
+    repo = registry.repositories["team/app"] = Repository(ACCOUNT, "us-east-1", "team/app", 0.0)
+    digest, _ = store.blobs.put(ACCOUNT, "us-east-1", [LAYER])
+    blob_links.grant(store, registry, "team/app", digest)
+    with blob_links.claiming(store, registry, digest):
+        del registry.repositories["team/app"]
+        blob_links.drop_repository(store, repo)
+        assert store.blobs.exists(ACCOUNT, "us-east-1", digest)
+        blob_links.grant(store, registry, "team/other", digest)
+    assert store.blobs.exists(ACCOUNT, "us-east-1", digest)
+    orphan, _ = store.blobs.put(ACCOUNT, "us-east-1", [b"an upload nobody came to hold"])
+    with blob_links.claiming(store, registry, orphan):
+        pass
+    assert not store.blobs.exists(ACCOUNT, "us-east-1", orphan)
+
+
+def test_with_a_journal_files_go_only_once_the_deletion_is_committed(tmp_path):
+    """A crash between a repository's deletion and its journal record brings the repository back; its files must
+    still be there."""
+    store = Store()
+    store.blobs = BlobStore(tmp_path, durable=False)
+    store.persistence = object()  # only its presence matters here: nothing is appended by a drop
+    store.subscribe("committed", lambda: blob_links.collect_dropped(store))
+    registry = store.registry(ACCOUNT, "us-east-1")
+    repo = registry.repositories["team/app"] = Repository(ACCOUNT, "us-east-1", "team/app", 0.0)
+    digest, _ = store.blobs.put(ACCOUNT, "us-east-1", [LAYER])
+    registry.blob_links["team/app"] = {digest}
+    del registry.repositories["team/app"]
+    blob_links.drop_repository(store, repo)
+    assert store.blobs.exists(ACCOUNT, "us-east-1", digest)
+    store.notify("committed")
+    assert not store.blobs.exists(ACCOUNT, "us-east-1", digest)
+
+
+def test_opening_a_state_directory_removes_files_no_repository_holds(tmp_path):
+    state = tmp_path / "state"
+    with running_server("--state-dir", str(state)) as server:
+        ecr = server.client()
+        ecr.create_repository(repositoryName="team/app")
+        digest = RegistryClient(server.endpoint, ecr).push_blob("team/app", LAYER)
+    stray = blob_file(state, sha(b"left by a crash before its grant"))
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"left by a crash before its grant")
+    with running_server("--state-dir", str(state)) as server:
+        assert head(RegistryClient(server.endpoint, server.client()), "team/app", digest) == 200
+    assert not stray.exists() and blob_file(state, digest).exists()
 
 
 def test_ownership_survives_a_restart(tmp_path):

@@ -28,6 +28,7 @@ JOURNAL_OP = "emulator:LinkBlob"
 MOUNTING = "BLOB_MOUNTING"
 
 _claims_by_store: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_dropped_by_store: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def referenced(repo) -> set[str]:
@@ -79,14 +80,48 @@ def replay(store, record: dict) -> None:
 
 
 def drop_repository(store, repo) -> None:
-    """A deleted repository's links go, and with them every file no other repository holds. During a replay the
-    files stay: a later record may hold them again, and an unheld file is invisible anyway."""
+    """A deleted repository's links go, and with them every file no other repository holds. With a state directory
+    the files go only once the deletion is journaled (``collect_dropped``): a crash before that brings the repository
+    back, and it must find its blobs. During a replay the files stay: a later record may hold them again, and an
+    unheld file is invisible anyway."""
     registry = store.registry(repo.account, repo.region)
     held = links(registry).pop(repo.name, set())
     if store.replaying or store.blobs is None:
         return
+    if store.persistence is not None:
+        _dropped(store).update((registry.account, registry.region, digest) for digest in held)
+        return
     for digest in held:
         _collect(store, registry, digest)
+
+
+def collect_dropped(store) -> None:
+    """Remove the files of repositories whose deletion is now durable, unless something holds them again."""
+    dropped = _dropped(store)
+    while dropped:
+        account, region, digest = dropped.pop()
+        _collect(store, store.registry(account, region), digest)
+
+
+def _dropped(store) -> set:
+    dropped = _dropped_by_store.get(store)
+    if dropped is None:
+        dropped = _dropped_by_store[store] = set()
+        store.subscribe("reset", dropped.clear)
+    return dropped
+
+
+def sweep(store) -> int:
+    """Remove every file no repository holds; returns how many. Run when a state directory is opened, where no upload
+    is under way: it clears what a crash left between a file and its grant, or between a repository's journaled
+    deletion and the removal of its files."""
+    registries = {(registry.account, registry.region): registry for registry in store.registries()}
+    removed = 0
+    for account, region, digest, _ in list(store.blobs.blobs()):
+        registry = registries.get((account, region))
+        if registry is None or not any(digest in held for held in links(registry).values()):
+            removed += store.blobs.delete(account, region, digest)
+    return removed
 
 
 def _claims(store) -> collections.Counter:
