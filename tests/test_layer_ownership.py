@@ -87,7 +87,12 @@ def test_a_blob_delete_is_unsupported_and_never_touches_another_repository(reg, 
     for name in ("team/app", "team/other"):
         status, _, body = reg.request("GET", f"/v2/{name}/blobs/{sha(LAYER)}")
         assert status == 200 and body == LAYER
+        assert available(ecr, name, sha(LAYER))
     assert head(reg, "team/empty", sha(LAYER)) == 404
+    # With mounting disabled, a mount into a repository that already holds the blob needs nothing; into one that
+    # lacks it, it is an upload.
+    assert mount(reg, "team/other", sha(LAYER))[0] == 201
+    assert mount(reg, "team/empty", sha(LAYER))[0] == 202
 
 
 def test_deleting_a_repository_keeps_the_layer_of_another_and_its_image_pullable(reg, ecr):
