@@ -13,7 +13,7 @@ a push uploads blobs before its manifest, and deleting an image does not take it
 Deleting a repository drops its links; a file is removed when no repository of its registry holds it and no upload
 is about to claim it (``claiming``).
 
-Callers hold ``store.lock`` (``claiming`` takes it itself). Grants that no journaled JSON operation reproduces
+Callers hold ``store.lock`` (``claiming`` and ``sweep`` take it themselves). Grants that no journaled JSON operation reproduces
 (uploads and mounts) are journaled as ``JOURNAL_OP`` records. A registry restored from state written before links existed has no ``blob_links``: its
 repositories hold the blobs their images name (``links``, and ``adopt_images`` after a journal replay).
 """
@@ -112,15 +112,19 @@ def _dropped(store) -> set:
 
 
 def sweep(store) -> int:
-    """Remove every file no repository holds; returns how many. Run when a state directory is opened, where no upload
-    is under way: it clears what a crash left between a file and its grant, or between a repository's journaled
-    deletion and the removal of its files."""
+    """Remove every file that no repository holds and no upload is claiming; returns how many. Run when a state
+    directory is opened: it clears what a crash left between a file and its grant, or between a repository's
+    journaled deletion and the removal of its files."""
     registries = {(registry.account, registry.region): registry for registry in store.registries()}
+    claims = _claims(store)
     removed = 0
-    for account, region, digest, _ in list(store.blobs.blobs()):
-        registry = registries.get((account, region))
-        if registry is None or not any(digest in held for held in links(registry).values()):
-            removed += store.blobs.delete(account, region, digest)
+    with store.lock:
+        for account, region, digest, _ in list(store.blobs.blobs()):
+            registry = registries.get((account, region))
+            if claims[(account, region, digest)]:
+                continue
+            if registry is None or not any(digest in held for held in links(registry).values()):
+                removed += store.blobs.delete(account, region, digest)
     return removed
 
 
