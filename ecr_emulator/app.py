@@ -10,7 +10,7 @@ from flask import Flask
 
 from . import admin, blob_downloads, handlers, protocol, recovery, registry, scan_admin
 from .config import Config
-from .models import replication
+from .models import blob_links, replication
 from .models.blobs import BlobStore
 from .models.store import Store
 from .persistence import Persistence
@@ -31,6 +31,8 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     if store.blobs is None:
         store.blobs = _blob_store(config)
         store.subscribe("reset", store.blobs.clear)
+        store.subscribe("repository_deleted", lambda repo: blob_links.drop_repository(store, repo))
+        store.subscribe("committed", lambda: blob_links.collect_dropped(store))
     replication.follow_deletions(store)
     if persistence is not None:
         recovery.open_store(store, config, persistence)

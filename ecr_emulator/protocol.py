@@ -119,6 +119,7 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
                                       "params": params})
         except StateWriteError as exc:
             raise errors.ServerException(f"The change was not made: {exc}") from None
+        store.notify("committed")
     return result
 
 

@@ -16,7 +16,7 @@ import threading
 
 from . import errors
 from .context import RequestContext
-from .models import image_ops, manifests
+from .models import blob_links, image_ops, manifests
 from .models import pull_through_cache as ptc
 from .models.store import Registry
 from .persistence import StateWriteError
@@ -110,19 +110,24 @@ def ensure_image(ctx: RequestContext, registry: Registry, name: str, image_id: d
 
 
 def ensure_blob(ctx: RequestContext, registry: Registry, name: str, digest: str) -> dict | None:
-    """Fetch a blob of a cached repository that the blob store lacks (a layer pulled before its image's manifest
-    was); None when the read can go ahead, else the failure."""
+    """Fetch a blob of a cached repository that the repository does not hold yet (a layer pulled before its image's
+    manifest was) and let the repository hold it; None when the read can go ahead, else the failure. The upstream
+    is asked even when another repository holds the same bytes: only the upstream can say the layer is this
+    repository's."""
     store = ctx.store
-    if not manifests.is_digest(digest) or store.blobs.exists(registry.account, registry.region, digest):
+    if not manifests.is_digest(digest):
         return None
     with store.lock:
         rule = ptc.rule_for(registry, name)
-        if rule is None or name not in registry.repositories:
+        if rule is None or name not in registry.repositories or blob_links.holds(registry, name, digest):
             return None
         rule = dict(rule)
     try:
-        _once((registry.account, registry.region, "blob", digest),
-              lambda: _source(ctx, registry, rule).fetch_blob(ptc.upstream_repository(rule, name), digest))
+        with blob_links.claiming(store, registry, digest):
+            _once((registry.account, registry.region, "blob", digest),
+                  lambda: _source(ctx, registry, rule).fetch_blob(ptc.upstream_repository(rule, name), digest))
+            with store.lock:
+                blob_links.grant(store, registry, name, digest)
     except UpstreamError as exc:
         return {"failureCode": exc.code, "failureReason": exc.message}
     return None

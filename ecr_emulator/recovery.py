@@ -7,7 +7,7 @@ from . import errors
 from .config import Config
 from .context import RequestContext
 from .models.store import Store
-from .models import lifecycle, pull_through_cache, scans
+from .models import blob_links, lifecycle, pull_through_cache, scans
 from .persistence import Persistence, StateDirError, StateWriteError
 from .protocol import apply
 
@@ -30,7 +30,9 @@ def open_store(store: Store, config: Config, persistence: Persistence) -> None:
 
 def _load(store: Store, config: Config, persistence: Persistence) -> int:
     store.restore_state(persistence.load_snapshot() or {})
-    replayed = 0
+    replayed = links_replayed = 0
+    # State written before blob links existed: no registry carries them and the journal grants none.
+    legacy = not any(blob_links.carried(registry) for registry in store.registries())
     store.replaying = True
     try:
         for path, offset, record in persistence.journal_records():
@@ -41,8 +43,13 @@ def _load(store: Store, config: Config, persistence: Persistence) -> int:
                                     f"restore it from a backup, or cut it at byte {offset} to keep what precedes "
                                     f"it") from None
             replayed += 1
+            links_replayed += record.get("op") == blob_links.JOURNAL_OP
     finally:
         store.replaying = False
+    if legacy and not links_replayed:
+        blob_links.adopt_images(store.registries())
+    if store.blobs is not None:
+        blob_links.sweep(store)
     return replayed
 
 
@@ -72,6 +79,9 @@ def _replay(store: Store, config: Config, record: dict) -> None:
             return
         if record["op"] == pull_through_cache.JOURNAL_OP:
             pull_through_cache.replay(store, record)
+            return
+        if record["op"] == blob_links.JOURNAL_OP:
+            blob_links.replay(store, record)
             return
         operation, account, region, params = record["op"], record["account"], record["region"], record["params"]
         if not all(isinstance(v, str) for v in (operation, account, region)) or not isinstance(params, dict):

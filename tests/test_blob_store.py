@@ -32,7 +32,7 @@ def test_chunked_upload_becomes_a_content_addressed_blob(blobs):
     assert blobs.finish(ACCOUNT, REGION, upload, digest) == 11
     hex_ = digest[7:]
     assert files(blobs.root) == [f"{ACCOUNT}/{REGION}/sha256/{hex_[:2]}/{hex_}"]
-    assert blobs.exists(ACCOUNT, REGION, digest) and blobs.mount(ACCOUNT, REGION, digest)
+    assert blobs.exists(ACCOUNT, REGION, digest)
     assert blobs.size(ACCOUNT, REGION, digest) == 11
     assert blobs.path(ACCOUNT, REGION, digest).read_bytes() == b"hello world"
     with pytest.raises(KeyError):
@@ -114,7 +114,7 @@ def test_put_streams_and_verifies(blobs):
     "sha256:" + "a" * 64 + "/..", "", "a" * 64,
 ])
 def test_invalid_digests_are_refused_before_any_path_is_built(blobs, digest):
-    for call in (blobs.exists, blobs.size, blobs.path, blobs.delete, blobs.mount):
+    for call in (blobs.exists, blobs.size, blobs.path, blobs.delete):
         with pytest.raises(InvalidDigestError):
             call(ACCOUNT, REGION, digest)
     with pytest.raises(InvalidDigestError):

@@ -4,8 +4,9 @@ Each round starts the server on the same --state-dir, checks the state against a
 writes only, runs a short storm of writes from several threads over both APIs, and kills the server with SIGKILL at
 a random moment. The model is exact: each thread owns its repositories, so its acknowledged writes happen in the
 order it sent them; the one request per thread in flight at the kill may or may not have landed, and either outcome
-is accepted (and adopted) at the next check. Blobs are registry-wide and never deleted here: every acknowledged one
-must be present, and every file in the blob store must hash to its name, so no partial blob is ever visible.
+is accepted (and adopted) at the next check. A blob belongs to the repository it was pushed to: every acknowledged one
+must be served through that repository while it exists, and every file in the blob store must hash to its name, so no
+partial blob is ever visible.
 
 ECR_EMULATOR_CRASH_ROUNDS sets the number of kills (default 20); ECR_EMULATOR_CRASH_SEED changes the storms.
 """
@@ -80,7 +81,8 @@ class Writer:
         self.index = index
         self.repos: dict[str, dict[str, set[str]]] = {}
         self.next_repo = 0
-        self.blobs: set[str] = set()
+        # (repository, digest) of every acknowledged blob push.
+        self.blobs: set[tuple[str, str]] = set()
         self.in_flight: tuple[str, dict | None] | None = None
         self.acknowledged = 0
         # (when, what): a reply cut short by the kill can look malformed, so only faults before the kill count.
@@ -150,13 +152,13 @@ class Writer:
         data = f"blob {self.index} {rng.getrandbits(64)} ".encode() * rng.randint(1, 3000)
         self.in_flight = None
         if roll < 0.88:
-            self.blobs.add(reg.push_blob(name, data))
+            self.blobs.add((name, reg.push_blob(name, data)))
         else:
             upload_id = ecr.initiate_layer_upload(repositoryName=name)["uploadId"]
             ecr.upload_layer_part(repositoryName=name, uploadId=upload_id, partFirstByte=0,
                                   partLastByte=len(data) - 1, layerPartBlob=data)
             ecr.complete_layer_upload(repositoryName=name, uploadId=upload_id, layerDigests=[sha(data)])
-            self.blobs.add(sha(data))
+            self.blobs.add((name, sha(data)))
         self.acknowledged += 1
 
     def begin(self, name: str, after: dict | None) -> None:
@@ -216,14 +218,16 @@ def check_and_adopt(ecr, writer: Writer) -> None:
     assert actual == expected, f"writer {writer.index}: acknowledged state differs after restart"
     writer.repos = actual
     writer.in_flight = None
+    writer.blobs = {(name, digest) for name, digest in writer.blobs if name in actual}
 
 
-def check_blobs(state_dir: pathlib.Path, reg: RegistryClient, repo: str, blobs: set[str]) -> int:
-    """No file in the blob store holds anything but the bytes its name promises; acknowledged blobs are served."""
+def check_blobs(state_dir: pathlib.Path, reg: RegistryClient, blobs: set[tuple[str, str]]) -> int:
+    """No file in the blob store holds anything but the bytes its name promises; acknowledged blobs are served by
+    their repositories."""
     files = [p for p in (state_dir / "blobs").glob("*/*/sha256/*/*")]
     for path in files:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name, f"corrupt blob file {path}"
-    for digest in blobs:
+    for repo, digest in blobs:
         status, _, body = reg.request("GET", f"/v2/{repo}/blobs/{digest}")
         assert status == 200 and sha(body) == digest, f"acknowledged blob {digest} is {status}"
     return len(files)
@@ -240,12 +244,10 @@ def test_sigkill_during_write_storms_never_loses_an_acknowledged_write(tmp_path)
             ecr = ecr_client(server.endpoint)
             for writer in writers:
                 check_and_adopt(ecr, writer)
-            if round_ == 0:
-                ecr.create_repository(repositoryName="home")
             token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
             password = base64.b64decode(token).decode().partition(":")[2]
             reg = RegistryClient(server.endpoint, password=password)
-            check_blobs(state_dir, reg, "home", set().union(*(w.blobs for w in writers)))
+            check_blobs(state_dir, reg, set().union(*(w.blobs for w in writers)))
             if round_ == ROUNDS:
                 break
             stop = threading.Event()

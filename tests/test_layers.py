@@ -60,20 +60,19 @@ def test_multipart_upload_then_check_and_download(ecr, repo):
 
     check = ecr.batch_check_layer_availability(repositoryName=repo, layerDigests=[sha(data)])
     assert check["failures"] == []
-    assert check["layers"] == [{"layerDigest": sha(data), "layerAvailability": "AVAILABLE", "layerSize": len(data),
-                                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip"}]
+    assert check["layers"] == [{"layerDigest": sha(data), "layerAvailability": "AVAILABLE", "layerSize": len(data)}]
 
     url = ecr.get_download_url_for_layer(repositoryName=repo, layerDigest=sha(data))["downloadUrl"]
     status, body, _ = fetch(url)
     assert status == 200 and body == data
 
 
-def test_layers_are_visible_to_every_repository_of_the_registry(ecr, repo):
+def test_layers_are_visible_only_to_the_repository_they_were_uploaded_to(ecr, repo):
     ecr.create_repository(repositoryName="other")
     upload_id, _ = upload(ecr, repo, [b"shared"])
     ecr.complete_layer_upload(repositoryName=repo, uploadId=upload_id, layerDigests=[sha(b"shared")])
     check = ecr.batch_check_layer_availability(repositoryName="other", layerDigests=[sha(b"shared")])
-    assert check["layers"][0]["layerAvailability"] == "AVAILABLE"
+    assert check["layers"] == [] and check["failures"][0]["failureCode"] == "MissingLayerDigest"
 
 
 def test_part_that_is_not_consecutive_is_refused(ecr, repo):

@@ -506,3 +506,25 @@ def test_bad_upstream_flags_are_one_line_errors(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "ecr_emulator", *args], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_blobs_of_a_cached_image_belong_to_its_repository_and_are_never_mounted_from_it(ecr_emulator, ecr):
+    server = ecr_emulator.server
+    push_upstream_image(server, ACCOUNT, "us-west-2", "apps/web", "prod", b"cached layer")
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="mirror",
+                                       upstreamRegistryUrl=f"{ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com",
+                                       upstreamRepositoryPrefix="apps")
+    pull_by_tag(ecr, "mirror/web", "prod")
+    ecr.put_account_setting(name="BLOB_MOUNTING", value="ENABLED")
+    ecr.create_repository(repositoryName="plain")
+    reg = RegistryClient(ecr_emulator.endpoint, ecr)
+    layer = sha(b"cached layer")
+    assert reg.request("HEAD", f"/v2/mirror/web/blobs/{layer}")[0] == 200
+    assert reg.request("HEAD", f"/v2/plain/blobs/{layer}")[0] == 404
+    status, headers, _ = reg.request("POST", f"/v2/plain/blobs/uploads/?mount={layer}&from=mirror/web")
+    assert status == 202 and "/blobs/uploads/" in headers["Location"]
+    assert reg.request("HEAD", f"/v2/plain/blobs/{layer}")[0] == 404
+    ecr.create_repository(repositoryName="pushed")
+    reg.push_blob("pushed", b"cached layer")
+    status, _, _ = reg.request("POST", f"/v2/plain/blobs/uploads/?mount={layer}&from=pushed")
+    assert status == 201 and reg.request("HEAD", f"/v2/plain/blobs/{layer}")[0] == 200

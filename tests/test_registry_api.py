@@ -146,6 +146,7 @@ def test_finishing_with_a_wrong_digest_fails_and_cancelled_uploads_are_gone(reg)
 
 def test_cross_repository_mount(reg, ecr):
     ecr.create_repository(repositoryName="team/other")
+    ecr.put_account_setting(name="BLOB_MOUNTING", value="ENABLED")
     digest = reg.push_blob("team/app", b"shared layer")
     status, headers, _ = reg.request("POST", f"/v2/team/other/blobs/uploads/?mount={digest}&from=team/app")
     assert status == 201 and headers["Location"] == f"/v2/team/other/blobs/{digest}"
@@ -153,11 +154,11 @@ def test_cross_repository_mount(reg, ecr):
     assert status == 202 and "/blobs/uploads/" in headers["Location"]
 
 
-def test_blob_delete(reg):
+def test_blob_delete_is_unsupported(reg):
     digest = reg.push_blob("team/app", b"to delete")
-    assert reg.request("DELETE", f"/v2/team/app/blobs/{digest}")[0] == 202
-    status, _, body = reg.json("GET", f"/v2/team/app/blobs/{digest}")
-    assert status == 404 and body["errors"][0]["code"] == "BLOB_UNKNOWN"
+    status, headers, body = reg.json("DELETE", f"/v2/team/app/blobs/{digest}")
+    assert status == 405 and body["errors"][0]["code"] == "UNSUPPORTED" and headers["Allow"] == "GET, HEAD"
+    assert reg.request("GET", f"/v2/team/app/blobs/{digest}")[2] == b"to delete"
 
 
 @pytest.mark.parametrize("path,code", [

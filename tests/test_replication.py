@@ -273,9 +273,9 @@ def test_a_push_through_the_registry_api_replicates_with_its_blobs(ecr_emulator,
     for blob_digest, data in ((config_digest, config), (layer_digest, layer)):
         status, headers, body = remote.request("GET", f"/v2/team/app/blobs/{blob_digest}")
         assert (status, body, headers["Docker-Content-Digest"]) == (200, data, blob_digest)
-    # Deleting a blob at the source leaves the destination's copy whole (separate names, immutable content).
-    assert reg.request("DELETE", f"/v2/team/app/blobs/{layer_digest}")[0] == 202
-    assert remote.request("GET", f"/v2/team/app/blobs/{layer_digest}")[2] == layer
+    # The copies belong to the destination repository of the same name, not to the rest of its registry.
+    away.create_repository(repositoryName="team/other")
+    assert remote.request("HEAD", f"/v2/team/other/blobs/{layer_digest}")[0] == 404
     # Deletes are not replicated.
     assert reg.request("DELETE", f"/v2/team/app/manifests/{digest}")[0] == 202
     assert [d["imageDigest"] for d in away.describe_images(repositoryName="team/app")["imageDetails"]] == [digest]

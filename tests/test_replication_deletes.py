@@ -1,6 +1,6 @@
 """Replication of deletes (a rule's ``deleteReplication``, botocore 1.44 on) and what a restart replays of replication:
-deletions by digest, tag removals, the last tag, lifecycle expiries; none without the setting; a blob deleted in a
-destination stays deleted across a restart."""
+deletions by digest, tag removals, the last tag, lifecycle expiries; none without the setting; blobs removed with a
+destination repository stay removed across a restart."""
 
 import json
 
@@ -72,10 +72,10 @@ def test_without_the_setting_deletes_stay_in_the_source(ecr, away, repo):
     assert tags(away, repo) == {"v1"}
 
 
-def test_a_blob_deleted_in_a_destination_stays_deleted_after_a_restart(tmp_path):
-    """Replaying the journaled push must not copy the blob into the destination again."""
-    state = str(tmp_path / "state")
-    with running_server("--state-dir", state) as server:
+def test_blobs_removed_with_a_destination_repository_stay_removed_after_a_restart(tmp_path):
+    """Replaying the journaled push must not copy the blobs into the destination again."""
+    state = tmp_path / "state"
+    with running_server("--state-dir", str(state)) as server:
         ecr = server.client()
         ecr.create_repository(repositoryName="app")
         configure(ecr, rule())
@@ -88,10 +88,17 @@ def test_a_blob_deleted_in_a_destination_stays_deleted_after_a_restart(tmp_path)
                                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                                            "digest": layer, "size": 11}]})
         ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1")
-        there = RegistryClient(server.endpoint, server.client(region=AWAY))
+        away = server.client(region=AWAY)
+        there = RegistryClient(server.endpoint, away)
         assert there.request("HEAD", f"/v2/app/blobs/{layer}")[0] == 200
-        assert there.request("DELETE", f"/v2/app/blobs/{layer}")[0] == 202
-    with running_server("--state-dir", state) as server:
-        there = RegistryClient(server.endpoint, server.client(region=AWAY))
+        away.delete_repository(repositoryName="app", force=True)
+    copy = state / "blobs" / "123456789012" / AWAY / "sha256" / layer[7:9] / layer[7:]
+    assert not copy.exists()
+    with running_server("--state-dir", str(state)) as server:
+        away = server.client(region=AWAY)
+        assert away.describe_repositories()["repositories"] == []
+        assert not copy.exists()
+        away.create_repository(repositoryName="app")
+        there = RegistryClient(server.endpoint, away)
         assert there.request("HEAD", f"/v2/app/blobs/{layer}")[0] == 404
-        assert there.request("HEAD", f"/v2/app/blobs/{config}")[0] == 200
+        assert RegistryClient(server.endpoint, server.client()).request("HEAD", f"/v2/app/blobs/{layer}")[0] == 200

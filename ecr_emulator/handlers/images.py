@@ -2,7 +2,7 @@
 
 from .. import errors, paging
 from ..context import RequestContext, repository_not_found
-from ..models import creation_templates, image_ops, replication, settings, storage
+from ..models import blob_links, creation_templates, image_ops, replication, settings, storage
 from ..models.images import Image
 from ..models.manifests import DIGEST_SYNTAX
 from ..models.repository import Repository
@@ -12,12 +12,13 @@ from .views import image_detail
 DEFAULT_PAGE = 100
 
 
-def blob_size_in(ctx: RequestContext, registry_account: str):
-    """How PutImage learns whether a blob was uploaded to the registry (and its size)."""
+def blob_size_in(ctx: RequestContext, registry, name: str):
+    """How PutImage learns whether repository ``name`` holds a blob (and its size)."""
     blobs = ctx.store.blobs
     if blobs is None:
         return lambda digest: None
-    return lambda digest: blobs.size(registry_account, ctx.region, digest)
+    return lambda digest: (blobs.size(registry.account, registry.region, digest)
+                           if blob_links.holds(registry, name, digest) else None)
 
 
 def _push_target(registry, name: str) -> Repository | None:
@@ -40,8 +41,10 @@ def put_image(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         repo = _push_target(registry, name) or creation_templates.new_repository(
             registry, name, ctx.clock.now(), "CREATE_ON_PUSH")
-        image = image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"),
-                                    strict=ctx.config.strict_layers, blob_size=blob_size_in(ctx, registry.account))
+        # A replayed push was checked when it was acknowledged, against uploads the journal does not hold.
+        strict = ctx.config.strict_layers and not ctx.store.replaying
+        image = image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"), strict=strict,
+                                    blob_size=blob_size_in(ctx, registry, name))
         registry.repositories.setdefault(name, repo)
         replication.replicate(ctx.store, registry, repo, image, manifest, params.get("imageTag"))
     image_id = {"imageDigest": manifest.digest}

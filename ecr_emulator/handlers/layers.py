@@ -1,24 +1,28 @@
 """Layer operations: the multipart upload (initiate, parts, complete), availability checks and download URLs.
 
-Bytes go to the blob store, which is content-addressed and registry-wide, so a layer uploaded through one
-repository is available to every repository of its registry, as a cross-repository mount would make it.
-Which repository owns an upload, and the part bookkeeping AWS's limits need, is kept in memory: these operations are
-not journaled, so after a restart an upload begun before it is unknown, while completed layers, being files, remain.
+Bytes go to the blob store, one file per digest per registry; a completed layer belongs to the repository it was
+uploaded through (``models.blob_links``), and the checks and download URLs answer only for layers the named
+repository holds. Which repository owns an upload, and the part bookkeeping AWS's limits need, is kept in memory:
+these operations are not journaled, so after a restart an upload begun before it is unknown, while completed layers
+(files, and their journaled ownership) remain.
 """
 
 import base64
+import json
 import threading
 import weakref
 
 from .. import errors
 from ..blob_downloads import download_url
 from ..context import RequestContext
+from ..models import blob_links, manifests
 from ..models.blobs import DigestMismatchError, InvalidDigestError, UnknownUploadError, check_digest
 from . import operation
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 4200
-LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+# What a schema 1 manifest's layers are, which name no media type of their own.
+SCHEMA1_LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 class _Upload:
@@ -135,13 +139,18 @@ def complete_layer_upload(ctx: RequestContext, params: dict) -> dict:
         if digest is None or not _valid(digest):
             raise errors.InvalidLayerException(
                 f"The layer digests '{', '.join(sorted(claimed))}' are not one sha256 digest of the uploaded layer")
-        if blobs.exists(account, region, digest):
+        with ctx.store.lock:
+            held = blob_links.holds(registry, repo.name, digest)
+        if held and blobs.exists(account, region, digest):
             _drop(ctx, account, region, upload_id)
             raise errors.LayerAlreadyExistsException(
                 f"The layer with digest '{digest}' already exists in the repository with name '{repo.name}' "
                 f"in the registry with id '{account}'")
         try:
-            blobs.finish(account, region, upload_id, digest)
+            with blob_links.claiming(ctx.store, registry, digest):
+                blobs.finish(account, region, upload_id, digest)
+                with ctx.store.lock:
+                    blob_links.grant(ctx.store, registry, repo.name, digest)
         except DigestMismatchError as exc:
             raise errors.InvalidLayerException(
                 f"The layer digest '{digest}' does not match the digest of the uploaded layer '{exc.actual}'"
@@ -166,22 +175,52 @@ def _drop(ctx: RequestContext, account: str, region: str, upload_id: str) -> Non
     _uploads(ctx.store).pop(upload_id, None)
 
 
+def _held_size(ctx: RequestContext, registry, repo, digest: str) -> int | None:
+    """The size of a layer the repository holds; None when it holds no such layer."""
+    with ctx.store.lock:
+        held = blob_links.holds(registry, repo.name, digest)
+    return ctx.store.blobs.size(registry.account, registry.region, digest) if held else None
+
+
+def media_type(repo, digest: str) -> str | None:
+    """The media type the repository's manifests give a blob (the first image pushed that names it), or None when
+    no manifest names it."""
+    for image in repo.images:
+        if digest != image.config and digest not in image.layers:
+            continue
+        if image.media_type in manifests.SCHEMA1_TYPES:
+            return SCHEMA1_LAYER_MEDIA_TYPE
+        doc = json.loads(image.manifest)
+        for descriptor in [doc.get("config")] + list(doc.get("layers") or ()):
+            if isinstance(descriptor, dict) and descriptor.get("digest") == digest:
+                found = descriptor.get("mediaType")
+                if isinstance(found, str):
+                    return found
+    return None
+
+
 @operation("BatchCheckLayerAvailability")
 def batch_check_layer_availability(ctx: RequestContext, params: dict) -> dict:
-    registry, _repo = ctx.repository(params)
+    """Only the named repository's layers are available; each with the media type its manifests give it, and
+    without one for a layer no manifest names yet (nothing says what it is)."""
+    registry, repo = ctx.repository(params)
     layers, failures = [], []
     for digest in params["layerDigests"]:
         if not _valid(digest):
             failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
                              "failureReason": "Invalid layer digest"})
             continue
-        size = ctx.store.blobs.size(registry.account, registry.region, digest)
+        size = _held_size(ctx, registry, repo, digest)
         if size is None:
             failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
                              "failureReason": "Could not find layer"})
-        else:
-            layers.append({"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": size,
-                           "mediaType": LAYER_MEDIA_TYPE})
+            continue
+        layer = {"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": size}
+        with ctx.store.lock:
+            found = media_type(repo, digest)
+        if found is not None:
+            layer["mediaType"] = found
+        layers.append(layer)
     return {"layers": layers, "failures": failures}
 
 
@@ -189,7 +228,7 @@ def batch_check_layer_availability(ctx: RequestContext, params: dict) -> dict:
 def get_download_url_for_layer(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
     digest = params["layerDigest"]
-    if not _valid(digest) or not ctx.store.blobs.exists(registry.account, registry.region, digest):
+    if not _valid(digest) or _held_size(ctx, registry, repo, digest) is None:
         upstream = ctx.upstream_failures.get(digest)
         if upstream is not None and upstream["failureCode"] != "ImageNotFound":
             raise errors.UnableToGetUpstreamLayerException(upstream["failureReason"])

@@ -1,5 +1,8 @@
 """The blob store: content-addressed files on disk, one namespace per registry, and resumable uploads.
 
+Which repositories of a registry hold a blob is not this store's business: ``blob_links`` keeps that, and removes a
+file here when no repository holds it any more.
+
 Layout under ``root``::
 
     <account>/<region>/sha256/<2 hex>/<64 hex>     a blob, named by the sha256 of its bytes
@@ -167,10 +170,6 @@ class BlobStore:
             return self.path(account, region, digest).stat().st_size
         except FileNotFoundError:
             return None
-
-    def mount(self, account: str, region: str, digest: str) -> bool:
-        """Blobs are registry-wide, so a cross-repository mount succeeds exactly when the blob is there."""
-        return self.exists(account, region, digest)
 
     def copy_between(self, source_account: str, source_region: str, account: str, region: str, digest: str) -> bool:
         """Make a blob of one registry present in another (replication); False when the source lacks it. Blobs are

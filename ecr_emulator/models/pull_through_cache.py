@@ -11,7 +11,7 @@ journal replay repeats. Fetching itself is ``ecr_emulator.pull_through``'s job.
 import re
 
 from .. import errors
-from . import creation_templates, image_ops, replication
+from . import blob_links, creation_templates, image_ops, replication
 from .repository import Repository
 
 RULES = "pull_through_cache_rules"
@@ -193,6 +193,7 @@ def store_fetched(store, registry, name: str, manifests: list[tuple[bytes, str]]
             return None
         repo = (creation_templates.new_repository(registry, name, now, "PULL_THROUGH_CACHE")
                 or Repository(registry.account, registry.region, name, now))
+        repo.extra[SYNC] = {}
         registry.repositories[name] = repo
     for position, (data, media_type) in enumerate(manifests):
         manifest = image_ops.parse_manifest(data, media_type)
@@ -203,6 +204,9 @@ def store_fetched(store, registry, name: str, manifests: list[tuple[bytes, str]]
                                                                                   digest))
         except (errors.ImageAlreadyExistsException, errors.ImageTagAlreadyExistsException):
             continue
+        for digest in manifest.blobs():
+            if store.blobs.exists(registry.account, registry.region, digest):
+                blob_links.grant(store, registry, name, digest, journal=False)
         replication.replicate(store, registry, repo, image, manifest, with_tag)
     if tag is not None:
         repo.extra.setdefault(SYNC, {}).setdefault("checked", {})[tag] = now

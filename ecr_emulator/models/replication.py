@@ -16,7 +16,7 @@ import threading
 import uuid
 
 from .. import errors
-from . import creation_templates, image_ops, manifests, policy_evaluation, settings
+from . import blob_links, creation_templates, image_ops, manifests, policy_evaluation, settings
 from .images import Image
 from .manifests import Manifest
 from .repository import Repository
@@ -163,13 +163,22 @@ def _copy(store: Store, source: Registry, name: str, image: Image, manifest: Man
     if repo is None:
         repo = create_replicated_repository(store, target, name)
     blobs = store.blobs
-    # A replayed journal finds the blobs it copied already in place; copying again would bring back any deleted since.
-    if blobs is not None and not store.replaying:
+    if blobs is not None:
         for digest in manifest.blobs():
-            blobs.copy_between(source.account, source.region, target.account, target.region, digest)
+            # Only what the source repository holds is replicated, and the copy belongs to the destination repository.
+            # A replayed journal finds the files it copied already in place; copying again would bring back any
+            # removed since.
+            if not blob_links.holds(source, name, digest):
+                continue
+            if not store.replaying:
+                blobs.copy_between(source.account, source.region, target.account, target.region, digest)
+            if blobs.size(target.account, target.region, digest) is not None:
+                blob_links.grant(store, target, name, digest, journal=False)
 
     def blob_size(digest: str) -> int | None:
-        return None if blobs is None else blobs.size(target.account, target.region, digest)
+        if blobs is None or not blob_links.holds(target, name, digest):
+            return None
+        return blobs.size(target.account, target.region, digest)
 
     def put(with_tag: str | None) -> None:
         try:

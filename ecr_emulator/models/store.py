@@ -10,13 +10,15 @@ from .tokens import TokenIssuer
 class Registry:
     """One account's registry in one region: its repositories and registry-wide settings."""
 
-    __slots__ = ("account", "region", "repositories", "settings")
+    __slots__ = ("account", "region", "repositories", "settings", "blob_links")
 
     def __init__(self, account: str, region: str):
         self.account = account
         self.region = region
         self.repositories: dict[str, Repository] = {}
         self.settings: dict = {}
+        # Repository name -> digests of the blobs it holds (see ``blob_links``).
+        self.blob_links: dict[str, set[str]] = {}
 
 
 class Store:

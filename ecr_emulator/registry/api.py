@@ -20,7 +20,7 @@ from .. import authorization, hosts, protocol, pull_through
 from ..blob_downloads import blob_response
 from ..context import RequestContext
 from ..models import blobs as blob_store
-from ..models import creation_templates, manifests, storage
+from ..models import blob_links, creation_templates, manifests, storage
 from ..models import referrers as referrer_images
 from ..persistence import StateWriteError
 from ..specs import model
@@ -247,23 +247,41 @@ def _chunks():
 # Blobs.
 
 def get_blob(caller: _Request, name: str, digest: str):
-    caller.push_target(name)
+    """A blob is served only through a repository that holds it (see ``blob_links``); one a pull through cache
+    rule covers is fetched first."""
+    name = caller.push_target(name)
     caller.authorize("ecr:BatchCheckLayerAvailability" if request.method == "HEAD" else "ecr:GetDownloadUrlForLayer",
                      name)
-    path = caller.blobs.path(caller.account, caller.region, access.digest(digest))
-    if not path.is_file():
+    digest = access.digest(digest)
+    path = caller.blobs.path(caller.account, caller.region, digest)
+    if not _holds(caller, name, digest):
         caller.pull_through(pull_through.ensure_blob, name, digest)
-    if not path.is_file():
+    if not _holds(caller, name, digest):
         raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
     return blob_response(path, digest)
 
 
+def _holds(caller: _Request, name: str, digest: str) -> bool:
+    """Whether repository ``name`` holds blob ``digest`` and its file is there to serve."""
+    with caller.store.lock:
+        held = blob_links.holds(caller.ctx.registry(), name, digest)
+    return held and caller.blobs.path(caller.account, caller.region, digest).is_file()
+
+
 def delete_blob(caller: _Request, name: str, digest: str):
-    caller.repository(name)
-    caller.authorize("ecr:BatchDeleteImage", name)
-    if not caller.blobs.delete(caller.account, caller.region, access.digest(digest)):
-        raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
-    return Response(status=202, headers={"Content-Length": "0"})
+    """ECR has no blob deletion (layers go with their repository), so the specification's answer for a registry
+    that does not delete blobs."""
+    raise RegistryError(405, "UNSUPPORTED", "blob deletion is not supported; delete images or the repository",
+                        headers={"Allow": "GET, HEAD"})
+
+
+def _held(caller: _Request, name: str, digest: str, store_blob) -> None:
+    """Run ``store_blob`` (which makes the file ``digest``) and let repository ``name`` hold the blob it made."""
+    registry = caller.ctx.registry()
+    with blob_links.claiming(caller.store, registry, digest):
+        store_blob()
+        with caller.store.lock:
+            blob_links.grant(caller.store, registry, name, digest)
 
 
 def _blob_created(name: str, digest: str) -> Response:
@@ -278,18 +296,22 @@ def _upload_status(name: str, upload_id: str, size: int, status: int) -> Respons
 
 
 def start_upload(caller: _Request, name: str):
-    """POST: a monolithic upload (``digest``), a cross-repository mount (``mount``/``from``), or a new session."""
-    caller.push_target(name)
+    """POST: a cross-repository mount (``mount``/``from``), a monolithic upload (``digest``), or a new session. A
+    mount that is refused falls back to what the request would otherwise be, as the specification says."""
+    name = caller.push_target(name)
     caller.authorize("ecr:InitiateLayerUpload", name)
     mount = request.args.get("mount")
     if mount is not None:
-        if caller.blobs.mount(caller.account, caller.region, access.digest(mount)):
-            return _blob_created(name, mount)
+        digest = access.digest(mount)
+        with caller.store.lock:
+            mounted = blob_links.mount(caller.store, caller.ctx.registry(), name, digest, request.args.get("from"))
+        if mounted:
+            return _blob_created(name, digest)
     digest = request.args.get("digest")
     if digest is not None:
         access.digest(digest)
         try:
-            caller.blobs.put(caller.account, caller.region, _chunks(), digest)
+            _held(caller, name, digest, lambda: caller.blobs.put(caller.account, caller.region, _chunks(), digest))
         except blob_store.DigestMismatchError as exc:
             raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
                                 detail={"digest": digest, "actual": exc.actual}) from None
@@ -340,7 +362,7 @@ def patch_upload(caller: _Request, name: str, upload: str):
 
 
 def finish_upload(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
+    name = caller.push_target(name)
     caller.authorize("ecr:CompleteLayerUpload", name)
     _upload_size(caller, upload)
     digest = request.args.get("digest")
@@ -349,7 +371,7 @@ def finish_upload(caller: _Request, name: str, upload: str):
     access.digest(digest)
     _append(caller, name, upload, None)
     try:
-        caller.blobs.finish(caller.account, caller.region, upload, digest)
+        _held(caller, name, digest, lambda: caller.blobs.finish(caller.account, caller.region, upload, digest))
     except blob_store.DigestMismatchError as exc:
         raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
                             detail={"digest": digest, "actual": exc.actual}) from None
