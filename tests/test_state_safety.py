@@ -3,14 +3,12 @@ state directory; a write that cannot be made durable is refused and undone."""
 
 import base64
 import errno
-import io
 import json
 import os
 import pickle
 import signal
 import subprocess
 import sys
-import tarfile
 import urllib.error
 
 import pytest
@@ -20,6 +18,7 @@ import sample_manifests
 from ecr_emulator import persistence, state_format
 from ecr_emulator.testing import free_port, running_server
 from registry_client import RegistryClient
+from test_export_import import tar_of
 
 
 class _MakesADirectory:
@@ -169,16 +168,6 @@ def test_a_second_server_on_one_state_directory_refuses_to_start_and_a_killed_on
         assert sorted(names) == ["first", "second"]
 
 
-def _tar(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 @pytest.mark.parametrize("member", ["state.pickle", "state.snapshot"])
 def test_a_crafted_archive_never_runs_code(ecr_emulator, ecr, tmp_path, member):
     import urllib.request
@@ -186,7 +175,7 @@ def test_a_crafted_archive_never_runs_code(ecr_emulator, ecr, tmp_path, member):
     ecr.create_repository(repositoryName="stays")
     marker = tmp_path / "ran"
     request = urllib.request.Request(ecr_emulator.endpoint + "/_emulator/import", method="POST",
-                                     data=_tar({member: _payload(marker)}))
+                                     data=tar_of({member: _payload(marker)}))
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 400
