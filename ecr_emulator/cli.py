@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
                         help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
                              "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
+    parser.add_argument("--seed", default=_env("SEED"), metavar="FILE",
+                        help="load this seed file (JSON, or TOML) at start; with --state-dir only into an empty "
+                             "state (ECR_EMULATOR_SEED)")
     args = parser.parse_args(argv)
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
@@ -57,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     log_level=args.log_level.upper(), strict_layers=args.strict_layers,
                     max_connections=args.max_connections,
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
-                    max_body_bytes=args.max_body_bytes)
+                    max_body_bytes=args.max_body_bytes, seed=args.seed)
     return config
 
 
@@ -95,6 +98,26 @@ def transfer(argv: list[str]) -> int:
     return 1
 
 
+def _load_seed(app, config: Config) -> bool:
+    """Load ``--seed`` into an empty state; a state directory that already holds state keeps it (the seed is a
+    starting point, never merged into or written over what was saved)."""
+    from . import seed
+
+    store = app.config["ECR_STORE"]
+    if any(registry.repositories or registry.settings for registry in store.registries()):
+        print(f"ecr-emulator: {config.state_dir} already holds state; the seed {config.seed} was not loaded",
+              file=sys.stderr)
+        return True
+    try:
+        loaded = seed.load(store, config, config.seed)
+    except seed.SeedError as exc:
+        print(f"ecr-emulator: error: bad seed: {exc}; nothing was loaded", file=sys.stderr)
+        return False
+    print(f"ecr-emulator: seeded {loaded['repositories']} repositories and {loaded['images']} images from "
+          f"{config.seed}", file=sys.stderr)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("export", "import"):
@@ -109,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(config)
     except StateDirError as exc:
         print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    if config.seed and not _load_seed(app, config):
         return 2
     if config.lifecycle_interval:
         from .models import lifecycle

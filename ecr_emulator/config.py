@@ -16,6 +16,7 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     max_connections: int = 1000
     lifecycle_interval: float | None = None
+    seed: str | None = None
 
     @property
     def endpoint(self) -> str:

@@ -285,6 +285,14 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
         else:
             emulator.store.reset()
 
+    def load_seed(self, seed) -> dict:
+        """Replace the whole state with ``seed`` (a path or dict); a bad seed raises ``ecr_emulator.seed.SeedError``
+        and changes nothing."""
+        from . import seed as seeds
+
+        emulator = self._active
+        return seeds.load(emulator.store, emulator.config, seed)
+
     def now(self) -> datetime.datetime:
         return self._active.store.clock.now_datetime()
 

@@ -4,8 +4,6 @@ import subprocess
 
 import pytest
 
-from ecr_emulator.testing import ecr_emulator, ecr_emulator_server, running_server  # noqa: F401
-
 
 @pytest.fixture
 def ecr(ecr_emulator):
