@@ -94,6 +94,8 @@ def _release(request, **_):
         request.url = context.pop(_CLAIMED)
 
 
+# A second import of this module (a reload) replaces the hooks of the first rather than adding to them.
+BUILTIN_HANDLERS[:] = [spec for spec in BUILTIN_HANDLERS if getattr(spec[1], "__module__", None) != __name__]
 BUILTIN_HANDLERS.append(("before-send.ecr", _answer))
 BUILTIN_HANDLERS.append(("before-send", _release, REGISTER_LAST))
 

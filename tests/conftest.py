@@ -4,6 +4,8 @@ import subprocess
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def ecr(ecr_emulator):
