@@ -16,6 +16,7 @@ import datetime
 import functools
 import inspect
 import os
+import sys
 import threading
 import unittest
 from unittest import mock as _patching
@@ -100,18 +101,47 @@ BUILTIN_HANDLERS.append(("before-send.ecr", _answer))
 BUILTIN_HANDLERS.append(("before-send", _release, REGISTER_LAST))
 
 
-def _outer_patches() -> contextlib.ExitStack:
-    """What the outermost activation changes and its end restores: fake credentials when none are set (so clients
-    sign without looking further, as moto does), and a fresh boto3 default session, which carries the hook even if
-    the old one was made before this module was imported."""
-    stack = contextlib.ExitStack()
-    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
-        stack.enter_context(_patching.patch.dict(os.environ, _FAKE_CREDENTIALS))
+def _hook_default_session() -> None:
+    """A boto3 default session made before this module was imported lacks the built-in hooks; give it them, so its
+    later clients are answered too."""
+    boto3 = sys.modules.get("boto3")
+    session = getattr(boto3, "DEFAULT_SESSION", None)
+    if session is not None:
+        session.events.register("before-send.ecr", _answer, unique_id=_CLAIMED + ".answer")
+        session.events.register_last("before-send", _release, unique_id=_CLAIMED + ".release")
+
+
+_hook_default_session()
+# The boto3 default session made while a mock supplied fake credentials: it caches them, so it is the default only
+# while a mock is active, and is brought back by the next activation (its clients' set-up is paid once a process).
+_kept_session = None
+
+
+@contextlib.contextmanager
+def _default_session_with_fake_credentials():
+    global _kept_session
     try:
         import boto3
     except ImportError:
-        return stack
-    stack.enter_context(_patching.patch.object(boto3, "DEFAULT_SESSION", None))
+        boto3 = None
+    if boto3 is None or boto3.DEFAULT_SESSION is not None:
+        # No boto3, or a default session the suite set up itself: that one stays.
+        yield
+        return
+    boto3.DEFAULT_SESSION = _kept_session
+    try:
+        yield
+    finally:
+        _kept_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
+
+
+def _outer_patches() -> contextlib.ExitStack:
+    """What the outermost activation changes and its end restores: fake credentials when none are set (so clients
+    sign without looking further, as moto does), with a default session of their own."""
+    stack = contextlib.ExitStack()
+    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+        stack.enter_context(_patching.patch.dict(os.environ, _FAKE_CREDENTIALS))
+        stack.enter_context(_default_session_with_fake_credentials())
     return stack
 
 

@@ -4,6 +4,8 @@ made before activation, region and account from the client), beside moto's mock_
 import datetime
 import io
 import json
+import subprocess
+import sys
 import unittest
 
 import boto3
@@ -267,3 +269,37 @@ def test_control_calls_need_an_active_mock():
     mock = mock_ecr()
     with pytest.raises(RuntimeError, match="not active"):
         mock.reset()
+
+
+# Credentials and boto3's default session.
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+def test_without_credentials_the_mock_supplies_them_only_while_active(no_credentials):
+    with mock_ecr():
+        boto3.client("ecr", region_name="us-east-1").create_repository(repositoryName="app")
+        session = boto3.DEFAULT_SESSION
+    assert boto3.DEFAULT_SESSION is None and boto3.session.Session().get_credentials() is None
+    with mock_ecr():
+        # The same default session comes back, so clients are not set up from scratch in every test.
+        assert names(boto3.client("ecr", region_name="us-east-1")) == [] and boto3.DEFAULT_SESSION is session
+
+
+def test_a_default_session_made_before_the_import_is_hooked():
+    code = """
+import boto3
+boto3.setup_default_session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+from ecr_emulator import mock_ecr
+with mock_ecr():
+    print(boto3.client("ecr").create_repository(repositoryName="late")["repository"]["repositoryName"])
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "late", result.stderr
