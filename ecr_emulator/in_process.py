@@ -1,12 +1,31 @@
 """One botocore request answered by a WSGI application in this process: the prepared request becomes a WSGI environ
 (method, path, query, headers and body exactly as botocore would send them) and the application's reply becomes a
-botocore ``AWSResponse``. No socket, no second implementation: the application sees what the server would give it."""
+botocore ``AWSResponse``. No socket, no second implementation: the application sees what the server would give it.
+
+aiobotocore runs the same ``before-send`` handlers but awaits a reply's ``content``; the reply's content here is bytes
+that can also be awaited, so one reply serves both."""
 
 import io
 import sys
 from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSResponse
+
+
+class _Content(bytes):
+    """Bytes that ``await`` gives back as themselves."""
+
+    def __await__(self):
+        yield from ()
+        return bytes(self)
+
+
+class _Response(AWSResponse):
+    @property
+    def content(self) -> _Content:
+        if self._content is None:
+            self._content = _Content(b"".join(self.raw.stream()))
+        return self._content
 
 
 class _Body(io.BytesIO):
@@ -69,4 +88,4 @@ def call(app, request) -> AWSResponse:
         close = getattr(result, "close", None)
         if close is not None:
             close()
-    return AWSResponse(request.url, int(reply["status"].split(" ", 1)[0]), reply["headers"], _Body(body))
+    return _Response(request.url, int(reply["status"].split(" ", 1)[0]), reply["headers"], _Body(body))
