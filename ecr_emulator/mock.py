@@ -74,7 +74,7 @@ def _current() -> _Emulator | None:
 def _answer(request, **_):
     """Answer an ECR JSON API request while a mock is active; None (not ours) otherwise."""
     emulator = _current()
-    if emulator is None:
+    if emulator is None or _CLAIMED in (request.context or ()):
         return None
     target = request.headers.get("X-Amz-Target")
     if isinstance(target, bytes):
@@ -162,6 +162,9 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
         return super().__new__(cls)
 
     def __init__(self, func=None, *, seed=None, registry: bool = False, account_id: str | None = None):
+        if account_id is not None and not (isinstance(account_id, str) and account_id.isdigit()
+                                           and len(account_id) == 12):
+            raise ValueError(f"mock_ecr(account_id=...) takes 12 digits, not {account_id!r}")
         self.seed = seed
         self.registry = registry
         self.account_id = account_id
@@ -190,6 +193,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
                 if undo is not None:
                     undo.close()
                     emulator.store.reset()
+                    emulator.config.account_id = emulator.default_account
                 raise
             if undo is not None:
                 _outer_undo = undo
@@ -217,7 +221,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
             return
         from . import seed
 
-        seed.load(emulator.store, emulator.config, self.seed)
+        seed.load(emulator.store, emulator.config, self.seed, reuse=True)
 
     def __enter__(self) -> "mock_ecr":
         return self.start()
@@ -335,7 +339,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
         return clock.now_datetime()
 
     def set_clock(self, when: datetime.datetime | str | None) -> datetime.datetime:
-        """Set the model clock to ``when`` (a datetime or ISO-8601 string; naive means UTC); None returns to real time."""
+        """Set the model clock to ``when`` (a datetime or ISO-8601 string; naive means UTC); None: real time again."""
         clock = self._active.store.clock
         if when is None:
             clock.reset_to_real()

@@ -38,16 +38,18 @@ several), or OCI's image manifest or image index; a list or index gets one image
 untagged before the list. Times are ISO-8601 strings (or TOML datetimes); without a zone they are UTC.
 """
 
+import atexit
 import dataclasses
 import datetime
 import json
+import os
 import pathlib
 import re
 import shutil
 import tempfile
 import time
 
-from . import errors, protocol, seed_images, seed_source
+from . import errors, protocol, seed_images, seed_source, state_format
 from .context import RequestContext
 from .models.blobs import BlobStore
 from .models.store import Store
@@ -103,23 +105,74 @@ def read(seed) -> seed_source.Source:
     raise SeedError(f"a seed is a file path or a dict, not {type(seed).__name__}")
 
 
-def load(store: Store, config, seed) -> dict:
-    """Check ``seed`` whole, then replace ``store``'s state with it; returns what was loaded."""
+class _Built:
+    """A seed applied once, kept so that loading it again (a seeded fixture, test after test) costs a decode and some
+    hard links instead of synthesizing every blob anew: its state as snapshot records, and its blob files."""
+
+    def __init__(self, records: list[bytes], blobs: list[tuple[str, str, str, pathlib.Path]], summary: dict):
+        self.records = records
+        self.blobs = blobs
+        self.summary = summary
+
+
+_built: dict[str, _Built] = {}
+_built_root: pathlib.Path | None = None
+
+
+def load(store: Store, config, seed, reuse: bool = False) -> dict:
+    """Check ``seed`` whole, then replace ``store``'s state with it; returns what was loaded. ``reuse`` keeps the
+    result for the next load of the same seed in this process (the in-process mock's resets and fixtures)."""
     source = read(seed)
     plan = _Checker(source, config).registries()
+    key = json.dumps([source.data, config.account_id, config.default_region], sort_keys=True, default=str)
+    built = _built.get(key) if reuse else None
     staging = pathlib.Path(tempfile.mkdtemp(prefix="seed-", dir=store.blobs.root.parent))
     try:
-        scratch = Store()
-        scratch.blobs = BlobStore(staging, durable=store.blobs.durable)
-        _Builder(source, scratch, config).build(plan)
+        if built is None:
+            scratch = Store()
+            scratch.blobs = BlobStore(staging / "scratch", durable=store.blobs.durable)
+            _Builder(source, scratch, config).build(plan)
+            registries, blobs = scratch.snapshot_state(), list(scratch.blobs.blobs())
+            summary = {"registries": len(plan), "repositories": sum(len(r.repositories) for r in plan),
+                       "images": sum(len(repo.images) for r in plan for repo in r.repositories)}
+            if reuse:
+                built = _keep(key, registries, blobs, summary, store)
+        else:
+            registries = state_format.read_snapshot(built.records, "the kept seed")[0]
+            blobs = []
+            for n, (account, region, digest, path) in enumerate(built.blobs):
+                _link(path, staging / f"{n}.blob")
+                blobs.append((account, region, digest, staging / f"{n}.blob"))
         with store.lock:
-            store.reset(scratch.snapshot_state())
-            for account, region, digest, path in scratch.blobs.blobs():
+            store.reset(registries)
+            for account, region, digest, path in blobs:
                 store.blobs.adopt(account, region, digest, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"registries": len(plan), "repositories": sum(len(r.repositories) for r in plan),
-            "images": sum(len(repo.images) for r in plan for repo in r.repositories)}
+    return dict(built.summary if built is not None else summary)
+
+
+def _keep(key: str, registries: dict, blobs: list, summary: dict, store: Store) -> _Built:
+    """Keep a built seed: its snapshot, and hard links to its blobs in a directory removed at exit."""
+    global _built_root
+    if _built_root is None:
+        _built_root = pathlib.Path(tempfile.mkdtemp(prefix="ecr-emulator-seeds-", dir=store.blobs.root.parent))
+        atexit.register(shutil.rmtree, _built_root, ignore_errors=True)
+    kept = []
+    for account, region, digest, path in blobs:
+        target = _built_root / f"{len(_built)}-{len(kept)}.blob"
+        _link(path, target)
+        kept.append((account, region, digest, target))
+    _built[key] = _Built(list(state_format.snapshot_records(registries, 0)), kept, summary)
+    return _built[key]
+
+
+def _link(source: pathlib.Path, target: pathlib.Path) -> None:
+    """Blobs never change once written, so a second name for the same file will do; a copy where links fail."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def dotted(path: tuple) -> str:

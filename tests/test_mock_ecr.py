@@ -111,6 +111,8 @@ def test_account_id_sets_the_default_account():
         assert client().describe_registry()["registryId"] == "111122223333"
     with mock_ecr():
         assert client().describe_registry()["registryId"] == "123456789012"
+    with pytest.raises(ValueError, match="12 digits"):
+        mock_ecr(account_id="1234")
 
 
 async def _async_body():

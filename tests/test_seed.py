@@ -311,3 +311,17 @@ def test_cli_seed_with_a_state_dir_seeds_only_an_empty_state(tmp_path):
         ecr.create_repository(repositoryName="mine")
     with running_server("--state-dir", str(state), "--seed", str(path)) as server:
         assert [r["repositoryName"] for r in server.client().describe_repositories()["repositories"]] == ["mine"]
+
+
+def test_a_seed_loaded_again_is_the_same_state_and_shares_nothing_mutable():
+    seed = {"repositories": [{"name": "app", "images": [{"tags": ["v1"], "layers": [200000]}]}]}
+    for _ in range(2):
+        with mock_ecr(seed=seed) as mock:
+            ecr = mock.client()
+            [image] = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])["images"]
+            check_image_blobs(mock, json.loads(image["imageManifest"]))
+            ecr.batch_delete_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])
+            ecr.create_repository(repositoryName="added")
+            mock.reset()
+            assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == ["app"]
+            assert ecr.describe_images(repositoryName="app")["imageDetails"][0]["imageTags"] == ["v1"]
