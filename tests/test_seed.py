@@ -20,6 +20,10 @@ from ecr_emulator.testing import running_server
 LIFECYCLE = {"rules": [{"rulePriority": 1, "description": "old untagged", "selection": {
     "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
     "action": {"type": "expire"}}]}
+REGISTRY_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "Replication", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+    "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+    "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/*"}]}
 POLICY = {"Version": "2012-10-17", "Statement": [{"Sid": "pull", "Effect": "Allow", "Principal": {"AWS": "*"},
                                                   "Action": ["ecr:BatchGetImage"]}]}
 
@@ -27,6 +31,7 @@ SEED = {
     "version": 1,
     "registries": [{
         "region": "us-east-1",
+        "policy": REGISTRY_POLICY,
         "repositories": [{
             "name": "team/app",
             "tag_mutability": "IMMUTABLE",
@@ -82,6 +87,7 @@ def test_a_seed_dict_declares_repositories_settings_policies_and_images():
         tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
         assert sorted((t["Key"], t["Value"]) for t in tags) == [("env", "dev"), ("team", "core")]
         assert json.loads(ecr.get_repository_policy(repositoryName="team/app")["policyText"]) == POLICY
+        assert json.loads(ecr.get_registry_policy()["policyText"]) == REGISTRY_POLICY
         assert json.loads(ecr.get_lifecycle_policy(repositoryName="team/app")["lifecyclePolicyText"]) == LIFECYCLE
         assert [r["repositoryName"] for r in mock.client(region="eu-west-1", account="210987654321")
                 .describe_repositories()["repositories"]] == ["away"]
@@ -228,6 +234,13 @@ BAD_SEEDS = [
         ]}"""), 4, "repositories[0].images[1].tags[0]: PutImage refused it: ImageTagAlreadyExistsException"),
     ("seed.json", _json_lines("""
         {"version": 2}"""), 1, "unsupported seed version 2"),
+    ("seed.json", _json_lines("""
+        {"registries": [
+          {"region": "eu-west-1"},
+          {"region": "us-east-1",
+           "policy": {"Version": "2012-10-17",
+                      "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "iam:PassRole"}]}}
+        ]}"""), 4, "registries[1].policy: PutRegistryPolicy refused it: InvalidParameterException"),
     ("seed.toml", textwrap.dedent("""\
         [[repositories]]
         name = "app"
