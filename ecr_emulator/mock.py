@@ -271,7 +271,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
             self.start()
             if original_setup is not None:
                 try:
-                    original_setup(test, method)
+                    _call_xunit(original_setup, test, method)
                 except BaseException:
                     self.stop()
                     raise
@@ -279,7 +279,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
         def teardown_method(test, method=None):
             try:
                 if original_teardown is not None:
-                    original_teardown(test, method)
+                    _call_xunit(original_teardown, test, method)
             finally:
                 self.stop()
         cls.setup_method = setup_method
@@ -371,6 +371,13 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
 
         with _binary(source, "rb") as stream:
             return archive.import_stream(self._active.store, stream)
+
+
+def _call_xunit(func, test, method):
+    """Call a ``setup_method``/``teardown_method`` as pytest would: with the test method only if it takes one."""
+    if len(inspect.signature(func).parameters) > 1:
+        return func(test, method)
+    return func(test)
 
 
 @contextlib.contextmanager

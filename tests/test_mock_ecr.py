@@ -155,6 +155,24 @@ class TestPytestClass:
         assert names(client()) == ["from-setup"]
 
 
+@mock_ecr
+class TestPytestClassWithoutMethodArguments:
+    def setup_method(self):
+        self.ecr = client()
+        self.ecr.create_repository(repositoryName="from-setup")
+
+    def teardown_method(self):
+        assert names(self.ecr) == ["from-setup"]
+
+    def test_sees_the_setup(self):
+        assert names(self.ecr) == ["from-setup"]
+
+
+@mock_ecr
+def test_decorated_tests_still_receive_fixtures(tmp_path):
+    assert tmp_path.is_dir() and names(client()) == []
+
+
 # Beside moto's mock_aws.
 
 @pytest.mark.parametrize("order", ["moto outside", "moto inside"])
