@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                              "registry-1.docker.io=http://127.0.0.1:5001; repeatable "
                              "(ECR_EMULATOR_UPSTREAM_ENDPOINTS, comma-separated)")
     _host_and_tls_flags(parser)
+    parser.add_argument("--seed", default=_env("SEED"), metavar="FILE",
+                        help="load this seed file (JSON, or TOML) at start; with --state-dir only into an empty "
+                             "state (ECR_EMULATOR_SEED)")
     args = parser.parse_args(argv)
     _check_admin_token(parser, args.admin_token)
     if args.max_import_bytes < 1:
@@ -100,7 +103,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     state_dir=args.state_dir, lifecycle_interval=args.lifecycle_interval,
                     max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
                     max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds,
-                    upstream_credentials=upstream_credentials, upstream_endpoints=upstream_endpoints)
+                    upstream_credentials=upstream_credentials, upstream_endpoints=upstream_endpoints,
+                    seed=args.seed)
     _host_and_tls_config(parser, args, config)
     return config
 
@@ -198,6 +202,26 @@ def show_ca(argv: list[str]) -> int:
     return 0
 
 
+def _load_seed(app, config: Config) -> bool:
+    """Load ``--seed`` into an empty state; a state directory that already holds state keeps it (the seed is a
+    starting point, never merged into or written over what was saved)."""
+    from . import seed
+
+    store = app.config["ECR_STORE"]
+    if any(registry.repositories or registry.settings for registry in store.registries()):
+        print(f"ecr-emulator: {config.state_dir} already holds state; the seed {config.seed} was not loaded",
+              file=sys.stderr)
+        return True
+    try:
+        loaded = seed.load(store, config, config.seed)
+    except seed.SeedError as exc:
+        print(f"ecr-emulator: error: bad seed: {exc}; nothing was loaded", file=sys.stderr)
+        return False
+    print(f"ecr-emulator: seeded {loaded['repositories']} repositories and {loaded['images']} images from "
+          f"{config.seed}", file=sys.stderr)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("export", "import"):
@@ -214,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(config)
     except StateDirError as exc:
         print(f"ecr-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    if config.seed and not _load_seed(app, config):
         return 2
     if config.lifecycle_interval:
         from .models import lifecycle

@@ -36,6 +36,7 @@ class Config:
     tls_cert: str | None = None
     tls_key: str | None = None
     ca_dir: str | None = None
+    seed: str | None = None
 
     @property
     def endpoint(self) -> str:

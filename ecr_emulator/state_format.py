@@ -43,6 +43,14 @@ class StateFormatError(ValueError):
     """A state file that cannot be read; the message says where and why."""
 
 
+def _is_model_class(kind: type) -> bool:
+    """Whether ``kind`` is one of the table's classes; by module and name, so a copy of a model module imported
+    again (as pytest's in-process runs do) still counts."""
+    known = _CLASSES.get(kind.__name__)
+    return known is not None and (known is kind or (known.__module__, known.__qualname__) == (
+        kind.__module__, kind.__qualname__))
+
+
 # ---- values -------------------------------------------------------------------------------------------------------
 
 def encode_value(value) -> object:
@@ -73,7 +81,7 @@ class _Encoder:
                 return {"$text": bytes(value).decode("utf-8")}
             except UnicodeDecodeError:
                 return {"$bytes": base64.b64encode(value).decode("ascii")}
-        if _CLASSES.get(kind.__name__) is kind:
+        if _is_model_class(kind):
             return self._object(value)
         raise TypeError(f"cannot write a {kind.__name__} to a state file")
 

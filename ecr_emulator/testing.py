@@ -1,15 +1,16 @@
-"""Pytest helpers for suites that talk to the emulator: a live server on a free port, a boto3 client, a reset.
+"""Pytest helpers for suites that talk to the emulator through a live server: a server on a free port, a boto3
+client, a reset.
 
-In a ``conftest.py``::
-
-    from ecr_emulator.testing import ecr_emulator, ecr_emulator_server  # noqa: F401
+The fixtures ``ecr_emulator_server`` (one server per test session, ``python -m ecr_emulator`` in a subprocess,
+stopped at the end; one per worker under pytest-xdist) and ``ecr_emulator`` (its state reset before each test) are
+provided by the package's pytest plugin (``ecr_emulator.pytest_plugin``), so installing the package is enough::
 
     def test_something(ecr_emulator):
         ecr_emulator.client.create_repository(repositoryName="app")
 
-``ecr_emulator_server`` starts one server per test session (``python -m ecr_emulator`` in a subprocess, stopped at
-the end); ``ecr_emulator`` resets its state before each test. When the server is given an admin token
-(``--admin-token`` among its arguments, or ``ECR_EMULATOR_ADMIN_TOKEN`` in its environment), the admin calls send it.
+When the server is given an admin token (``--admin-token`` among its arguments, or ``ECR_EMULATOR_ADMIN_TOKEN`` in
+its environment), the admin calls send it. Suites that import them from here (``from ecr_emulator.testing import ecr_emulator``) keep working. This module is
+imported by every pytest run once the package is installed, so it imports nothing costly at module level.
 """
 
 import contextlib
@@ -19,7 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
@@ -47,6 +47,8 @@ class EmulatorServer:
                             config=botocore.config.Config(retries={"total_max_attempts": 1}))
 
     def admin(self, path: str, body: dict | None = None) -> dict:
+        import urllib.request
+
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if self.admin_token:
@@ -73,6 +75,8 @@ def _admin_token(args: tuple[str, ...], env: dict) -> str | None:
 @contextlib.contextmanager
 def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
     """Start ``python -m ecr_emulator`` on a free 127.0.0.1 port with extra ``args``; stop it on exit."""
+    import urllib.request
+
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     env = {**os.environ, **(env or {})}
@@ -104,6 +108,7 @@ def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
 
 @pytest.fixture(scope="session")
 def ecr_emulator_server():
+    """A real emulator server for the test session (one per pytest-xdist worker)."""
     with running_server() as server:
         yield server
 
@@ -121,5 +126,6 @@ class Emulator:
 
 @pytest.fixture
 def ecr_emulator(ecr_emulator_server):
+    """The session's server, reset for this test: ``.client``, ``.endpoint``, ``.admin()``, ``.reset()``."""
     ecr_emulator_server.reset()
     yield Emulator(ecr_emulator_server)

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from ecr_emulator.testing import ecr_emulator, ecr_emulator_server, running_server  # noqa: F401
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_any_other_fault_under_v2_still_answers_in_the_specs_shape(monkeypatch, 
         "Content-Type": "application/x-amz-json-1.1"})
     assert created.status_code == 200
     store = app.config["ECR_STORE"]
-    password = store.tokens.issue("123456789012", "us-east-1", store.clock.now() + 3600)
+    password = store.tokens.issue("123456789012", "123456789012", "us-east-1", store.clock.now() + 3600)
     auth = "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
 
     def failing_dispatch(*args, **kwargs):

@@ -95,7 +95,7 @@ class _Request:
         ``ensure_blob``); an upstream fault is the read's error, a missing image leaves the read to report it."""
         self.ctx.pulled_through = True
         try:
-            failure = ensure(self.ctx, self.ctx.registry(), name, wanted)
+            failure = ensure(self.ctx, self.ctx.registry(self.account), name, wanted)
         except ecr_errors.ServiceError as exc:
             raise from_ecr(exc) from None
         if failure is not None and failure["failureCode"] != "ImageNotFound":
@@ -264,7 +264,7 @@ def get_blob(caller: _Request, name: str, digest: str):
 def _holds(caller: _Request, name: str, digest: str) -> bool:
     """Whether repository ``name`` holds blob ``digest`` and its file is there to serve."""
     with caller.store.lock:
-        held = blob_links.holds(caller.ctx.registry(), name, digest)
+        held = blob_links.holds(caller.ctx.registry(caller.account), name, digest)
     return held and caller.blobs.path(caller.account, caller.region, digest).is_file()
 
 
@@ -277,7 +277,7 @@ def delete_blob(caller: _Request, name: str, digest: str):
 
 def _held(caller: _Request, name: str, digest: str, store_blob) -> None:
     """Run ``store_blob`` (which makes the file ``digest``) and let repository ``name`` hold the blob it made."""
-    registry = caller.ctx.registry()
+    registry = caller.ctx.registry(caller.account)
     with blob_links.claiming(caller.store, registry, digest):
         store_blob()
         with caller.store.lock:
@@ -304,7 +304,8 @@ def start_upload(caller: _Request, name: str):
     if mount is not None:
         digest = access.digest(mount)
         with caller.store.lock:
-            mounted = blob_links.mount(caller.store, caller.ctx.registry(), name, digest, request.args.get("from"))
+            mounted = blob_links.mount(caller.store, caller.ctx.registry(caller.account), name, digest,
+                                       request.args.get("from"))
         if mounted:
             return _blob_created(name, digest)
     digest = request.args.get("digest")
