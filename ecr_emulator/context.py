@@ -25,7 +25,8 @@ class RequestContext:
         return self.store.clock
 
     def registry(self, registry_id: str | None = None) -> Registry:
-        """The registry a request addresses: ``registryId`` when given, else the caller's own, in the caller's region."""
+        """The registry a request addresses: ``registryId`` when given, else the caller's own, in the caller's
+        region."""
         return self.store.registry(registry_id or self.account, self.region)
 
     def repository(self, params: dict) -> tuple[Registry, Repository]:

@@ -8,9 +8,10 @@ provided by the package's pytest plugin (``ecr_emulator.pytest_plugin``), so ins
     def test_something(ecr_emulator):
         ecr_emulator.client.create_repository(repositoryName="app")
 
-When the server is given an admin token (``--admin-token`` among its arguments, or ``ECR_EMULATOR_ADMIN_TOKEN`` in
-its environment), the admin calls send it. Suites that import them from here (``from ecr_emulator.testing import ecr_emulator``) keep working. This module is
-imported by every pytest run once the package is installed, so it imports nothing costly at module level.
+When the server is given an admin token (``--admin-token`` among its arguments, or ``ECR_EMULATOR_ADMIN_TOKEN`` in its
+environment), the admin calls send it. Suites that import them from here (``from ecr_emulator.testing import
+ecr_emulator``) keep working. This module is imported by every pytest run once the package is installed, so it imports
+nothing costly at module level.
 """
 
 import contextlib

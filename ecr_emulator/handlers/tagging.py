@@ -29,7 +29,8 @@ def parse_tags(tag_list: list[dict]) -> dict[str, str]:
             raise errors.InvalidTagParameterException(f"Tag value for key '{key}' must be at most 256 characters long")
         if not _ALLOWED.fullmatch(value):
             raise errors.InvalidTagParameterException(
-                f"Tag value for key '{key}' may only contain letters, numbers, spaces and the characters + - = . _ : / @")
+                f"Tag value for key '{key}' may only contain letters, numbers, spaces and the characters "
+                f"+ - = . _ : / @")
         if key in tags:
             raise errors.InvalidTagParameterException(f"Tag key '{key}' appears more than once")
         tags[key] = value

@@ -13,9 +13,10 @@ a push uploads blobs before its manifest, and deleting an image does not take it
 Deleting a repository drops its links; a file is removed when no repository of its registry holds it and no upload
 is about to claim it (``claiming``).
 
-Callers hold ``store.lock`` (``claiming`` and ``sweep`` take it themselves). Grants that no journaled JSON operation reproduces
-(uploads and mounts) are journaled as ``JOURNAL_OP`` records. A registry restored from state written before links existed has no ``blob_links``: its
-repositories hold the blobs their images name (``links``, and ``adopt_images`` after a journal replay).
+Callers hold ``store.lock`` (``claiming`` and ``sweep`` take it themselves). Grants that no journaled JSON operation
+reproduces (uploads and mounts) are journaled as ``JOURNAL_OP`` records. A registry restored from state written before
+links existed has no ``blob_links``: its repositories hold the blobs their images name (``links``, and
+``adopt_images`` after a journal replay).
 """
 
 import collections
