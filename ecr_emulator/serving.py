@@ -1,7 +1,8 @@
 """The HTTP/1.1 server: a thread per connection that reads a request, runs the WSGI application and writes the reply.
 
-What it is for: serving the emulator on a developer's machine and in CI, on POSIX systems (Linux, macOS), to clients
-that speak plain HTTP/1.0 or HTTP/1.1: the AWS SDKs and CLI, docker, podman, containerd, skopeo, oras.
+What it is for: serving the emulator on a developer's machine and in CI, on POSIX systems (it is tested on Linux;
+it needs ``os.sendfile``, ``SO_RCVTIMEO`` and ``MSG_PEEK``), to clients that speak plain HTTP/1.0 or HTTP/1.1: the
+AWS SDKs and CLI, docker, podman, containerd, skopeo. It is not meant to face the internet.
 
 Why not a general-purpose server: on the shared control-plane harness (``benchmarks/http_server.py``), waitress's
 event loop and its hand-off of every request to a worker thread cost over 200 µs more server CPU per request than
@@ -33,7 +34,7 @@ What it deliberately does not do: TLS, HTTP/2, or Windows; pipelined requests ar
 in parallel; request trailers are read and dropped; the WSGI ``write()`` callable is refused; replies are sent as
 the application gives them (no compression, no buffering); there is no thread pool (a thread per connection, at most
 ``max_connections``), and a client that stops reading its reply keeps its thread until the send timeout
-(``idle_seconds``).
+(``idle_seconds``). It is lenient only where that is harmless: a bare LF ends a line (RFC 9112 §2.2 allows it).
 """
 
 import errno

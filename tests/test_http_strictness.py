@@ -12,7 +12,8 @@ import pytest
 
 from ecr_emulator import cli
 from ecr_emulator.testing import running_server
-from test_http_server import connect, read_reply, report, serving
+from registry_client import RegistryClient
+from test_http_server import connect, read_reply, serving
 
 
 def echo_header(environ, start_response):
@@ -141,9 +142,18 @@ def test_a_chunk_size_past_the_server_limit_is_answered_413_before_its_data(serv
         assert rfile.read() == b""
 
 
-def test_a_chunk_size_past_the_json_api_limit_is_answered_413_before_its_data():
+def test_a_chunk_size_past_the_json_api_or_blob_limit_is_answered_413_before_its_data():
     with running_server("--max-body-bytes", "1024") as emulator:
         port = int(emulator.endpoint.rsplit(":", 1)[1])
+        emulator.client().create_repository(repositoryName="team/app")
+        registry = RegistryClient(emulator.endpoint, emulator.client())
+        location = registry.request("POST", "/v2/team/app/blobs/uploads/")[1]["Location"]
+        with connect(port) as sock:
+            sock.sendall(f"PATCH {location} HTTP/1.1\r\nHost: h\r\nAuthorization: {registry.auth}\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nfffffffffffffff\r\n".encode())
+            rfile = sock.makefile("rb")
+            status, headers, _ = read_reply(rfile)
+            assert status == 413 and headers["connection"] == "close" and rfile.read() == b""
         with connect(port) as sock:
             sock.sendall(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-amz-json-1.1\r\n"
                          b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.CreateRepository\r\n"
