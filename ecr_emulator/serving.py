@@ -64,8 +64,9 @@ MAX_HEADERS = 100
 IDLE_SECONDS = 300
 # How often the watcher looks for connections past their deadlines.
 WATCH_INTERVAL = 0.25
-# How long a new client waits for the slot of an idle connection closed to make room for it.
+# How long a new client waits for a connection slot when all are taken, and how often it looks for an idle one.
 SLOT_WAIT = 0.5
+SLOT_POLL = 0.05
 # Clients answered 503 at once at most, each by a short-lived thread; more are hung up on.
 MAX_TURNED_AWAY = 64
 READ_BUFFER = 64 * 1024
@@ -591,6 +592,7 @@ class Server:
         self._open: dict[Connection, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._turning_away_until = 0.0
         self.closing = False
 
     def run(self) -> None:
@@ -603,8 +605,7 @@ class Server:
                 if not self.closing:
                     time.sleep(0.05)
                 continue
-            if not self._slots.acquire(blocking=False) and not (
-                    self._close_an_idle_connection() and self._slots.acquire(timeout=SLOT_WAIT)):
+            if not self._take_slot():
                 self._turn_away(sock)
                 continue
             try:
@@ -635,6 +636,24 @@ class Server:
             with self._lock:
                 self._open.pop(connection, None)
             self._slots.release()
+
+    def _take_slot(self) -> bool:
+        """A connection slot for a new client: a free one, or the slot of an idle connection closed for it, or one
+        freed within ``SLOT_WAIT`` (a connection whose reply just left becomes idle a moment later). While clients
+        are being turned away, there is no wait, so each new client is answered at once."""
+        if self._slots.acquire(blocking=False):
+            return True
+        now = time.monotonic()
+        deadline = now if now < self._turning_away_until else now + SLOT_WAIT
+        while True:
+            if self._close_an_idle_connection():
+                return self._slots.acquire(timeout=SLOT_WAIT)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._turning_away_until = time.monotonic() + SLOT_WAIT
+                return False
+            if self._slots.acquire(timeout=min(SLOT_POLL, remaining)):
+                return True
 
     def _close_an_idle_connection(self) -> bool:
         """Close the connection idle longest between requests, so its slot serves a new client; False when every

@@ -282,7 +282,8 @@ def test_the_connection_limit_is_the_command_line_flag():
     with running_server("--max-connections", "1") as emulator:
         port = int(emulator.endpoint.rsplit(":", 1)[1])
         with connect(port) as busy, connect(port) as second:
-            busy.sendall(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n{")
+            busy.sendall(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
+                         b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories\r\n\r\n{")
             time.sleep(0.2)
             second.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\n\r\n")
             assert read_reply(second.makefile("rb"))[0] == 503
