@@ -1,7 +1,7 @@
 """The HTTP/1.1 server: a thread per connection that reads a request, runs the WSGI application and writes the reply.
 
 What it is for: serving the emulator on a developer's machine and in CI, on POSIX systems (it is tested on Linux;
-it needs ``os.sendfile``, ``SO_RCVTIMEO`` and ``MSG_PEEK``), to clients that speak plain HTTP/1.0 or HTTP/1.1: the
+it needs ``os.sendfile``, ``SO_RCVTIMEO`` and ``MSG_PEEK``), to clients that speak HTTP/1.0 or HTTP/1.1: the
 AWS SDKs and CLI, docker, podman, containerd, skopeo. It is not meant to face the internet.
 
 Why not a general-purpose server: on the shared control-plane harness (``benchmarks/http_server.py``), waitress's
@@ -30,7 +30,7 @@ What the registry needs from its server:
   behind. When every connection slot is taken, connections idle between requests are closed to make room, and a
   client that still finds none is answered 503 at once.
 
-What it deliberately does not do: TLS, HTTP/2, or Windows; pipelined requests are answered one after another, never
+What it deliberately does not do: HTTP/2, or Windows; pipelined requests are answered one after another, never
 in parallel; request trailers are read and dropped; the WSGI ``write()`` callable is refused; replies are sent as
 the application gives them (no compression, no buffering); there is no thread pool (a thread per connection, at most
 ``max_connections``), and a client that stops reading its reply keeps its thread until the send timeout
