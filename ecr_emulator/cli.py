@@ -31,6 +31,14 @@ def _check_admin_token(parser: argparse.ArgumentParser, token: str | None) -> No
         parser.error("--admin-token (ECR_EMULATOR_ADMIN_TOKEN) must be printable ASCII characters without spaces")
 
 
+def _number(parser: argparse.ArgumentParser, text: str, kind, flag: str, variable: str):
+    """``text`` (from ``flag`` or ``ECR_EMULATOR_<variable>``) as a ``kind``; a one-line error naming both if not."""
+    try:
+        return kind(text)
+    except ValueError:
+        parser.error(f"{flag} (ECR_EMULATOR_{variable}) must be a number, not {text!r}")
+
+
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(prog="ecr-emulator", description="An AWS-compatible Amazon ECR emulator.")
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (ECR_EMULATOR_HOST)")
@@ -50,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="keep all state (metadata and blobs) in this directory across restarts; default: in "
                              "memory and temporary files (ECR_EMULATOR_STATE_DIR)")
     parser.add_argument("--max-connections", type=int, default=int(_env("MAX_CONNECTIONS", "1000")),
-                        help="client connections served at once, each by its own thread; more wait to be accepted "
+                        help="client connections served at once, each by its own thread; when all are taken, an idle "
+                             "one is closed to make room, or the new client is answered 503 "
                              "(ECR_EMULATOR_MAX_CONNECTIONS)")
     parser.add_argument("--max-body-bytes", type=int, default=int(_env("MAX_BODY_BYTES", str(32 * 1024 * 1024))),
                         help="largest JSON API request body; bigger bodies are dropped as they arrive and answered "
@@ -73,10 +82,18 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="contact URL instead of https://HOST for a pull through cache rule's upstream, such as "
                              "registry-1.docker.io=http://127.0.0.1:5001; repeatable "
                              "(ECR_EMULATOR_UPSTREAM_ENDPOINTS, comma-separated)")
-    _host_and_tls_flags(parser)
     parser.add_argument("--seed", default=_env("SEED"), metavar="FILE",
                         help="load this seed file (JSON, or TOML) at start; with --state-dir only into an empty "
                              "state (ECR_EMULATOR_SEED)")
+    parser.add_argument("--header-timeout", default=_env("HEADER_TIMEOUT", str(Config.header_timeout)),
+                        metavar="SECONDS",
+                        help="a request head must arrive within SECONDS of its first byte (of the connection, for "
+                             "its first request), or the connection is closed (ECR_EMULATOR_HEADER_TIMEOUT)")
+    parser.add_argument("--min-body-rate", default=_env("MIN_BODY_RATE", str(Config.min_body_rate)),
+                        metavar="BYTES_PER_SECOND",
+                        help=f"after {Config.body_grace:g} s, a request body must arrive at this rate or its "
+                             "connection is closed; 0 turns the check off (ECR_EMULATOR_MIN_BODY_RATE)")
+    _host_and_tls_flags(parser)
     args = parser.parse_args(argv)
     _check_admin_token(parser, args.admin_token)
     if args.max_import_bytes < 1:
@@ -87,6 +104,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
         upstream_endpoints = dict(upstream.parse_endpoint(e) for e in args.upstream_endpoint)
     except upstream.SettingsError as exc:
         parser.error(str(exc))
+    header_timeout = _number(parser, args.header_timeout, float, "--header-timeout", "HEADER_TIMEOUT")
+    if not 0 < header_timeout < float("inf"):
+        parser.error("--header-timeout (ECR_EMULATOR_HEADER_TIMEOUT) must be a positive number of seconds, "
+                     f"not {args.header_timeout!r}")
+    min_body_rate = _number(parser, args.min_body_rate, int, "--min-body-rate", "MIN_BODY_RATE")
+    if min_body_rate < 0:
+        parser.error("--min-body-rate (ECR_EMULATOR_MIN_BODY_RATE) must be a number of bytes a second, 0 or "
+                     f"more, not {args.min_body_rate!r}")
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
     if args.max_connections < 1:
@@ -104,7 +129,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
                     max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds,
                     upstream_credentials=upstream_credentials, upstream_endpoints=upstream_endpoints,
-                    seed=args.seed)
+                    seed=args.seed, header_timeout=header_timeout, min_body_rate=min_body_rate)
     _host_and_tls_config(parser, args, config)
     return config
 

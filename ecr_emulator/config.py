@@ -18,6 +18,10 @@ class Config:
     state_dir: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     max_connections: int = 1000
+    header_timeout: float = 30.0
+    # Apache's mod_reqtimeout defaults: a body gets 20 s, then must arrive at 500 bytes a second.
+    min_body_rate: int = 500
+    body_grace: float = 20.0
     lifecycle_interval: float | None = None
     # Required (as a bearer token) by every admin route but health; None leaves the admin API open.
     admin_token: str | None = None

@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from . import authorization, errors, handlers, hosts, identity, pull_through
 from .context import RequestContext
@@ -72,8 +72,15 @@ def _params(environ: dict, max_bytes: int) -> dict:
             f"The request body of {length} bytes exceeds the limit of {max_bytes} bytes")
     if length is None and not environ.get("wsgi.input_terminated"):
         return {}
+    stream = environ["wsgi.input"]
+    if length is None and hasattr(stream, "limit_to"):
+        # The project's server then refuses a chunk that would pass the limit before reading it.
+        stream.limit_to(max_bytes)
     try:
-        raw = _read_body(environ["wsgi.input"], length, max_bytes)
+        raw = _read_body(stream, length, max_bytes)
+    except RequestEntityTooLarge:
+        raise errors.RequestEntityTooLargeException(
+            f"The request body exceeds the limit of {max_bytes} bytes") from None
     except BadRequest as exc:
         raise errors.SerializationException(f"The request body could not be read: {exc.description}") from None
     if not raw.strip():

@@ -3,11 +3,16 @@
 A body sends ``100 Continue`` on its first read when the client asked for it, so a request the application refuses
 unread never makes the client send its body. The first failed read (the client hung up or went silent, or broke
 chunked framing) marks the body broken: the connection cannot be read any further and is closed after the reply.
+
+A chunked body is refused (``BodyTooLarge``, a 413) as soon as a chunk's size line would take it past its limit,
+before any of that chunk is read: ``MAX_BODY_BYTES`` for every request, or less where the application knows its
+own (``limit_to``; the JSON API lowers it to ``--max-body-bytes``). A declared length is checked by the server and
+the application from the head.
 """
 
 import re
 
-from werkzeug.exceptions import BadRequest, ClientDisconnected
+from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestEntityTooLarge
 
 # ECR's largest layer is 52,000 MiB.
 MAX_BODY_BYTES = 64 * 1024 ** 3
@@ -18,6 +23,10 @@ _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 class MalformedBody(BadRequest):
     """A chunked body that breaks its framing."""
+
+
+class BodyTooLarge(RequestEntityTooLarge):
+    """A chunked body whose chunk sizes pass its limit."""
 
 
 class _Body:
@@ -97,8 +106,15 @@ class ChunkedBody(_Body):
     def __init__(self, rfile, send_continue=None):
         super().__init__(rfile, send_continue)
         self._left = 0
+        self._limit = MAX_BODY_BYTES
         self._allowance = MAX_BODY_BYTES
         self.finished = False
+
+    def limit_to(self, max_bytes: int) -> None:
+        """Lower the body's limit to ``max_bytes``: a chunk size that would pass it is refused before it is read."""
+        if max_bytes < self._limit:
+            self._allowance -= self._limit - max_bytes
+            self._limit = max_bytes
 
     def _line(self) -> bytes:
         line = self._rfile.readline(MAX_LINE_BYTES) or b""
@@ -115,7 +131,8 @@ class ChunkedBody(_Body):
             raise self._malformed("invalid chunk size in a chunked body")
         size = int(size_text, 16)
         if size > self._allowance:
-            raise self._malformed(f"the chunked body exceeds {MAX_BODY_BYTES} bytes")
+            self.broken = True
+            raise BodyTooLarge(f"the chunked body exceeds the limit of {self._limit} bytes")
         self._allowance -= size
         if size:
             self._left = size
