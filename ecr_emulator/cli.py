@@ -11,8 +11,27 @@ from .config import Config
 from .upstream import settings as upstream
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refuses bad input with one line naming it (no usage block above it); ``--help`` still shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _env(name: str, default=None):
     return os.environ.get(f"ECR_EMULATOR_{name}", default)
+
+
+def _env_number(parser: argparse.ArgumentParser, name: str, kind: type, default=None):
+    """A numeric flag's default from ``ECR_EMULATOR_<name>``; a value that is not a number is a one-line error
+    naming the variable (argparse would name only the flag)."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        parser.error(f"ECR_EMULATOR_{name} must be {'a whole number' if kind is int else 'a number'}, not {raw!r}")
 
 
 def _flag(value) -> bool:
@@ -40,9 +59,10 @@ def _number(parser: argparse.ArgumentParser, text: str, kind, flag: str, variabl
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
-    parser = argparse.ArgumentParser(prog="ecr-emulator", description="An AWS-compatible Amazon ECR emulator.")
+    parser = _Parser(prog="ecr-emulator", description="An AWS-compatible Amazon ECR emulator.")
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (ECR_EMULATOR_HOST)")
-    parser.add_argument("--port", type=int, default=int(_env("PORT", "5000")), help="port (ECR_EMULATOR_PORT)")
+    parser.add_argument("--port", type=int, default=_env_number(parser, "PORT", int, 5000),
+                        help="port (ECR_EMULATOR_PORT)")
     parser.add_argument("--advertise-url", default=_env("ADVERTISE_URL"),
                         help="URL clients should use to reach this server, default http://HOST:PORT "
                              "(ECR_EMULATOR_ADVERTISE_URL)")
@@ -57,21 +77,25 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--state-dir", default=_env("STATE_DIR"),
                         help="keep all state (metadata and blobs) in this directory across restarts; default: in "
                              "memory and temporary files (ECR_EMULATOR_STATE_DIR)")
-    parser.add_argument("--max-connections", type=int, default=int(_env("MAX_CONNECTIONS", "1000")),
+    parser.add_argument("--max-connections", type=int, default=_env_number(parser, "MAX_CONNECTIONS", int, 1000),
                         help="client connections served at once, each by its own thread; when all are taken, an idle "
                              "one is closed to make room, or the new client is answered 503 "
                              "(ECR_EMULATOR_MAX_CONNECTIONS)")
-    parser.add_argument("--max-body-bytes", type=int, default=int(_env("MAX_BODY_BYTES", str(32 * 1024 * 1024))),
+    parser.add_argument("--max-body-bytes", type=int,
+                        default=_env_number(parser, "MAX_BODY_BYTES", int, 32 * 1024 * 1024),
                         help="largest JSON API request body; bigger bodies are dropped as they arrive and answered "
                              "413 (ECR_EMULATOR_MAX_BODY_BYTES)")
-    parser.add_argument("--lifecycle-interval", type=float, default=_env("LIFECYCLE_INTERVAL"), metavar="SECONDS",
+    parser.add_argument("--lifecycle-interval", type=float, default=_env_number(parser, "LIFECYCLE_INTERVAL", float),
+                        metavar="SECONDS",
                         help="apply every repository's lifecycle policy every SECONDS of real time; default: only "
                              "on POST /_emulator/lifecycle/run (ECR_EMULATOR_LIFECYCLE_INTERVAL)")
     _admin_token_option(parser)
-    parser.add_argument("--max-import-bytes", type=int, default=_env("MAX_IMPORT_BYTES", str(16 * 1024 ** 3)),
+    parser.add_argument("--max-import-bytes", type=int,
+                        default=_env_number(parser, "MAX_IMPORT_BYTES", int, 16 * 1024 ** 3),
                         help="largest archive POST /_emulator/import accepts, counted as it streams; default 16 GiB "
                              "(ECR_EMULATOR_MAX_IMPORT_BYTES)")
-    parser.add_argument("--scan-seconds", type=float, default=_env("SCAN_SECONDS", "0"), metavar="SECONDS",
+    parser.add_argument("--scan-seconds", type=float, default=_env_number(parser, "SCAN_SECONDS", float, 0.0),
+                        metavar="SECONDS",
                         help="model time a basic scan takes before it is COMPLETE; default 0: done at once "
                              "(ECR_EMULATOR_SCAN_SECONDS)")
     parser.add_argument("--upstream-credentials", default=_env("UPSTREAM_CREDENTIALS"), metavar="FILE",
@@ -112,6 +136,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     if min_body_rate < 0:
         parser.error("--min-body-rate (ECR_EMULATOR_MIN_BODY_RATE) must be a number of bytes a second, 0 or "
                      f"more, not {args.min_body_rate!r}")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be from 0 to 65535")
     if not (args.account_id.isdigit() and len(args.account_id) == 12):
         parser.error("--account-id must be 12 digits")
     if args.max_connections < 1:
@@ -176,7 +202,7 @@ def _host_and_tls_config(parser: argparse.ArgumentParser, args, config: Config) 
 def transfer(argv: list[str]) -> int:
     """``ecr-emulator export FILE`` / ``ecr-emulator import FILE``: save or restore a running emulator's whole state
     (registries and blobs) through its admin API."""
-    parser = argparse.ArgumentParser(prog="ecr-emulator", description="Export or import a running emulator's state.")
+    parser = _Parser(prog="ecr-emulator", description="Export or import a running emulator's state.")
     parser.add_argument("action", choices=["export", "import"])
     parser.add_argument("file")
     parser.add_argument("--endpoint", default=_env("ENDPOINT", "http://127.0.0.1:5000"),

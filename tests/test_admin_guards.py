@@ -218,7 +218,7 @@ def test_export_and_import_commands_send_the_token(tmp_path, guarded):
     ([], {"ECR_EMULATOR_ADMIN_TOKEN": "t\xe9"}, "--admin-token (ECR_EMULATOR_ADMIN_TOKEN) must be printable ASCII"),
     (["--admin-token", ""], {}, "--admin-token (ECR_EMULATOR_ADMIN_TOKEN) must be printable ASCII"),
     (["--max-import-bytes", "0"], {}, "--max-import-bytes must be positive"),
-    ([], {"ECR_EMULATOR_MAX_IMPORT_BYTES": "lots"}, "argument --max-import-bytes: invalid int value: 'lots'"),
+    ([], {"ECR_EMULATOR_MAX_IMPORT_BYTES": "lots"}, "ECR_EMULATOR_MAX_IMPORT_BYTES must be a whole number, not 'lots'"),
 ])
 def test_bad_admin_settings_get_a_one_line_error(monkeypatch, capsys, argv, env, message):
     for name, value in env.items():
