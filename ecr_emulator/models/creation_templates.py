@@ -2,7 +2,7 @@
 cache, create on push, replication).
 
 Templates live in ``Registry.settings[TEMPLATES]``, a dict from ``template_key(prefix)`` to the template as a plain
-dict in the shape of the API's ``RepositoryCreationTemplate``, so it pickles with the state and is replied as is.
+dict in the shape of the API's ``RepositoryCreationTemplate``, so it is saved with the state and is replied as is.
 The handlers write them; the code that creates repositories for those actions calls ``matching_template`` and
 ``apply_template`` under ``ctx.store.lock``.
 """

@@ -7,7 +7,7 @@ first. An image is acted on by at most one rule, and an image matched by a highe
 never marked by a lower-priority one.
 
 The policy document is the dict that ``specs.lifecycle_policy.parse`` returned. A repository keeps its policy as
-``{"text": str, "document": dict, "lastEvaluatedAt": float | None}``: plain data, so it pickles with the state.
+``{"text": str, "document": dict, "lastEvaluatedAt": float | None}``: plain data, so it is saved with the state.
 """
 
 import dataclasses
