@@ -28,7 +28,7 @@ def _random_params(rng: random.Random, operation: str) -> dict:
 def test_random_bodies_never_produce_a_5xx(ecr_emulator):
     rng = random.Random(20261125)
     operations = list(model.operations())
-    for i in range(600):
+    for _ in range(600):
         operation = rng.choice(operations + [None, "Bogus"])
         kind = rng.random()
         if kind < 0.7 and operation in model.operations():

@@ -95,7 +95,8 @@ def _fault(ecr_emulator, config: dict) -> tuple[str, str]:
      "'Member must have length greater than or equal to 1'"),
     ({"rules": [{"destinations": [destination()],
                  "repositoryFilters": [{"filter": "prod", "filterType": "WILDCARD"}]}]},
-     "Invalid parameter at 'filterType' failed to satisfy constraint: 'Member must satisfy enum value set: [PREFIX_MATCH]'"),
+     "Invalid parameter at 'filterType' failed to satisfy constraint: "
+     "'Member must satisfy enum value set: [PREFIX_MATCH]'"),
     ({"rules": [rule(prefixes=("Prod",))]}, "Invalid parameter at 'filter' failed to satisfy constraint: "
                                             "'must satisfy regular expression '"),
     ({"rules": [rule(destination("eu-west-1", "12345"))]},

@@ -25,7 +25,7 @@ import re
 import shutil
 import threading
 import uuid
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .manifests import is_digest
 

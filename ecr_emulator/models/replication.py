@@ -238,7 +238,7 @@ def start_backfill(store: Store, registry: Registry, region: str, account: str, 
         tags = list(image.tags) or [None]
         codes = replicate_image(store, registry, repo, image, manifest, tags, region, account)
         child_failures[(repo.name, image.digest)] = [code for code in codes if code is not None]
-        for tag, code in zip(tags, codes):
+        for tag, code in zip(tags, codes, strict=True):
             result = {"repositoryName": repo.name, "imageId": {"imageDigest": image.digest},
                       "status": "COMPLETE" if code is None else "FAILED"}
             if tag is not None:

@@ -15,12 +15,12 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from .. import errors as ecr_errors
 from .. import authorization, hosts, protocol, pull_through
+from .. import errors as ecr_errors
 from ..blob_downloads import blob_response
 from ..context import RequestContext
-from ..models import blobs as blob_store
 from ..models import blob_links, creation_templates, manifests, storage
+from ..models import blobs as blob_store
 from ..models import referrers as referrer_images
 from ..persistence import StateWriteError
 from ..specs import model

@@ -250,14 +250,14 @@ _BUILDERS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def checker(shape_name: str):
     """The compiled checker of one shape, built on first use and kept for the process."""
     shape = model.shape(shape_name)
     return _BUILDERS[shape["type"]](shape)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _constraint_error(operation: str) -> type:
     declared = model.declared_errors(operation)
     name = "InvalidParameterException" if "InvalidParameterException" in declared else "ValidationException"
