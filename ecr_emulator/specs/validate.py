@@ -13,6 +13,7 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Callable
 
 from .. import errors
 from . import messages, model, patterns
@@ -101,7 +102,7 @@ def _length_rules(shape: dict, noun: str = "length", listed: bool = False):
 
 def _string(shape: dict):
     length = _length_rules(shape)
-    enum = shape.get("enum")
+    enum: list[str] = shape.get("enum") or []
     enum_set = frozenset(enum) if enum else None
     pattern_text = shape.get("pattern")
     pattern = patterns.compiled(pattern_text) if pattern_text else None
@@ -235,7 +236,7 @@ def _structure(shape: dict):
     return check
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[dict], Callable]] = {
     "string": _string,
     "integer": functools.partial(_number, integral=True),
     "long": functools.partial(_number, integral=True),
