@@ -7,11 +7,11 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of
 from ecr_emulator.models import creation_templates as templates
 from ecr_emulator.models.repository import Repository, default_kms_key
 from ecr_emulator.models.store import Registry
 from ecr_emulator.testing import running_server
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"

@@ -3,8 +3,8 @@
 import json
 import random
 
-from conftest import raw_call
 from ecr_emulator.specs import model
+from helpers import raw_call
 
 _SCALARS = [None, True, False, 0, -1, 2 ** 63, 1.5, "", "a", "A" * 300, "../..", "\u0000", "sha256:zz", [], {}]
 

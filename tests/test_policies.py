@@ -6,8 +6,8 @@ import logging
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of
 from ecr_emulator.app import create_app
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"

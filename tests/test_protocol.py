@@ -3,9 +3,9 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import raw_call
 from ecr_emulator import errors
 from ecr_emulator.specs import model, validate
+from helpers import raw_call
 
 
 def test_every_reply_carries_a_request_id(ecr_emulator):

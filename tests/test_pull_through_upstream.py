@@ -18,9 +18,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import upstreams
-from conftest import error_of, require_tool
 from ecr_emulator.models import pull_through_cache as ptc
 from ecr_emulator.testing import free_port, running_server
+from helpers import error_of, require_tool
 from registry_client import RegistryClient
 from upstreams import Distribution, FakeUpstream, sha
 

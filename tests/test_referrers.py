@@ -6,10 +6,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as sm
-from conftest import error_of, push
 from ecr_emulator.models import referrers
 from ecr_emulator.models.images import Image
 from ecr_emulator.models.repository import Repository
+from helpers import error_of, push
 
 SBOM = "application/spdx+json"
 SIG = "application/vnd.cncf.notary.signature"

@@ -7,10 +7,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as m
-from conftest import error_of, push, raw_call
 from ecr_emulator.models.replication import policy_allows
 from ecr_emulator.specs import model
 from ecr_emulator.testing import running_server
+from helpers import error_of, push, raw_call
 from registry_client import RegistryClient
 
 ACCOUNT = "123456789012"

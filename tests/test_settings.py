@@ -4,10 +4,10 @@ server, and the pure helpers image handlers use."""
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of
 from ecr_emulator.models import settings, wildcards
 from ecr_emulator.models.repository import Repository
 from ecr_emulator.models.store import Registry
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"

@@ -5,8 +5,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as sm
-from conftest import error_of, push
 from ecr_emulator.models import storage
+from helpers import error_of, push
 
 ACCOUNT = "123456789012"
 
