@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from . import __version__, archive
 from .models import lifecycle
-from .models.blobs import is_disk_fault
+from .models.blobs import fault_reason, is_disk_fault
 from .persistence import StateWriteError
 
 blueprint = Blueprint("admin", __name__)
@@ -75,7 +75,8 @@ def token_refusal(token: str) -> Response | None:
 
 def _read_capped(stream, limit: int) -> bytes | None:
     """The whole body, or None as soon as it passes ``limit`` (a chunked body declares no length up front)."""
-    pieces, size = [], 0
+    pieces: list[bytes] = []
+    size = 0
     while size <= limit:
         piece = stream.read(limit + 1 - size)
         if not piece:
@@ -192,5 +193,5 @@ def import_archive():
         if isinstance(exc, StateWriteError):
             return _json({"error": f"nothing was imported: {exc}"}, 500)
         if is_disk_fault(exc):
-            return _json({"error": f"{exc.strerror.lower()} while importing the archive"}, 500)
+            return _json({"error": f"{fault_reason(exc)} while importing the archive"}, 500)
         raise

@@ -37,7 +37,7 @@ def export_stream(store: Store) -> Iterator[bytes]:
         state = b"".join(state_format.snapshot_records(store.snapshot_state(), 0))
     yield _header(STATE_MEMBER, len(state))
     yield state + _padding(len(state))
-    for account, region, digest, path in store.blobs.blobs():
+    for account, region, digest, path in store.blob_store().blobs():
         try:
             f = open(path, "rb")
         except FileNotFoundError:
@@ -65,13 +65,13 @@ def _padding(size: int) -> bytes:
 
 def import_stream(store: Store, stream) -> dict:
     """Replace everything ``store`` holds with the archive read from ``stream``; report what was imported."""
-    staging = pathlib.Path(tempfile.mkdtemp(prefix="import-", dir=store.blobs.root.parent))
+    staging = pathlib.Path(tempfile.mkdtemp(prefix="import-", dir=store.blob_store().root.parent))
     try:
         registries, blobs = _stage(stream, staging)
         with store.lock:
             store.reset(registries)
             for account, region, digest, path in blobs:
-                store.blobs.adopt(account, region, digest, path)
+                store.blob_store().adopt(account, region, digest, path)
         repositories = sum(len(r.repositories) for r in registries.values())
         return {"registries": len(registries), "repositories": repositories, "blobs": len(blobs)}
     finally:
@@ -79,8 +79,8 @@ def import_stream(store: Store, stream) -> dict:
 
 
 def _stage(stream, staging: pathlib.Path) -> tuple[dict, list]:
-    registries = None
-    blobs = []
+    registries: dict | None = None
+    blobs: list[tuple[str, str, str, pathlib.Path]] = []
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:

@@ -25,7 +25,7 @@ class ServiceError(Exception):
         return body
 
 
-def _define(name: str, status: int = 400) -> type:
+def _define(name: str, status: int = 400) -> type[ServiceError]:
     cls = type(name, (ServiceError,), {"code": name, "status": status, "__doc__": f"AWS error code {name}."})
     globals()[name] = cls
     return cls
@@ -41,5 +41,11 @@ for _name in ("SerializationException", "UnknownOperationException", "Validation
         _define(_name, 413 if _name == "RequestEntityTooLargeException" else 400)
 
 
-def by_code(code: str) -> type:
+def by_code(code: str) -> type[ServiceError]:
     return globals()[code]
+
+
+def __getattr__(name: str) -> type[ServiceError]:
+    """Tells type checkers that the generated classes are error classes; every name that exists is found before
+    this is called, so any other is still an AttributeError."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,8 @@ class _Content(bytes):
 
 
 class _Response(AWSResponse):
+    _content: _Content | None
+
     @property
     def content(self) -> _Content:
         if self._content is None:

@@ -19,11 +19,15 @@ import os
 import sys
 import threading
 import unittest
+from typing import TYPE_CHECKING
 from unittest import mock as _patching
 
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_LAST
 
 from . import in_process
+
+if TYPE_CHECKING:
+    from .serving import Server
 
 _CLAIMED = "ecr_emulator.answered_url"
 _CLAIMED_URL = "http://in-process.ecr-emulator.invalid/"
@@ -43,18 +47,20 @@ class _Emulator:
         self.app = create_app(self.config)
         self.store = self.app.config["ECR_STORE"]
         self.target_prefix = model.target_prefix() + "."
-        self.server = None
-        self._server_thread = None
+        self.server: Server | None = None
+        self._server_thread: threading.Thread | None = None
 
     def start_registry(self) -> None:
         from .serving import Server
 
-        self.server = Server(self.app, "127.0.0.1", 0)
-        self._server_thread = threading.Thread(target=self.server.run, daemon=True, name="ecr-emulator-registry")
-        self._server_thread.start()
-        self.config.advertise_url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.server = server = Server(self.app, "127.0.0.1", 0)
+        self._server_thread = thread = threading.Thread(target=server.run, daemon=True, name="ecr-emulator-registry")
+        thread.start()
+        self.config.advertise_url = f"http://127.0.0.1:{server.effective_port}"
 
     def stop_registry(self) -> None:
+        if self.server is None or self._server_thread is None:
+            return
         self.server.close()
         self._server_thread.join(10)
         self.server = self._server_thread = None
@@ -204,15 +210,17 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
     def stop(self) -> None:
         global _depth, _outer_undo
         with _lock:
-            if not self._started_server:
+            emulator = _emulator
+            if emulator is None or not self._started_server:
                 raise RuntimeError("mock_ecr.stop() called without a matching start()")
             if self._started_server.pop():
-                _emulator.stop_registry()
+                emulator.stop_registry()
             _depth -= 1
             if not _depth:
-                _emulator.store.reset()
-                _emulator.config.account_id = _emulator.default_account
-                _outer_undo.close()
+                emulator.store.reset()
+                emulator.config.account_id = emulator.default_account
+                if _outer_undo is not None:
+                    _outer_undo.close()
                 _outer_undo = None
 
     def _fresh_state(self, emulator: _Emulator) -> None:

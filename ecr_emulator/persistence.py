@@ -23,7 +23,7 @@ import errno
 import fcntl
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from . import state_format
 
@@ -122,8 +122,8 @@ class Persistence:
         self.generation = 0
         # Set by recovery: the registries to snapshot when the journal is compacted, and the function that rebuilds
         # the in-memory state from disk after a failed write.
-        self.snapshot_source = None
-        self.rollback = None
+        self.snapshot_source: Callable[[], dict] | None = None
+        self.rollback: Callable[[], None] | None = None
         # True while ``rollback`` replays the journal: the records replayed are on disk already.
         self.paused = False
         self.compact_after_bytes = self.COMPACT_AFTER_BYTES
@@ -251,27 +251,28 @@ class Persistence:
         except StateWriteError as exc:
             log.warning("%s; the next write will try again", exc)
 
-    def _open_journal(self) -> None:
+    def _open_journal(self) -> int:
         path = self._journal_path(self.generation)
         header = state_format.journal_header(self.generation)
         write_atomically(path, [header])
         try:
-            self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._journal_fd = fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         except OSError as exc:
             raise StateWriteError(f"cannot open {path}: {_describe(exc)}") from None
         self._journal_bytes = len(header)
         self._needs_rewind = False
+        return fd
 
     def _close_journal(self) -> None:
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
 
-    def _rewind(self) -> None:
-        """Cut the journal back to its last complete record."""
+    def _rewind(self, fd: int) -> None:
+        """Cut the journal (open as ``fd``) back to its last complete record."""
         try:
-            os.ftruncate(self._journal_fd, self._journal_bytes)
-            os.fsync(self._journal_fd)
+            os.ftruncate(fd, self._journal_bytes)
+            os.fsync(fd)
         except OSError as exc:
             raise StateWriteError(f"cannot repair {self._journal_path(self.generation)} after a failed write: "
                                   f"{_describe(exc)}") from None
@@ -283,19 +284,18 @@ class Persistence:
         if self.paused:
             return
         try:
-            if self._journal_fd is None:
-                self._open_journal()
+            fd = self._journal_fd if self._journal_fd is not None else self._open_journal()
             if self._needs_rewind:
-                self._rewind()
+                self._rewind(fd)
             data = state_format.encode_record(record)
             try:
-                _write_all(self._journal_fd, data)
-                os.fsync(self._journal_fd)
+                _write_all(fd, data)
+                os.fsync(fd)
             except OSError as exc:
                 self._needs_rewind = True
                 failure = StateWriteError(f"cannot write {self._journal_path(self.generation)}: {_describe(exc)}")
                 try:
-                    self._rewind()
+                    self._rewind(fd)
                 except StateWriteError:
                     pass
                 raise failure from None

@@ -33,12 +33,12 @@ _inflight_lock = threading.Lock()
 def _once(key: tuple, work):
     """Run ``work`` unless a call with the same key is already running; then wait for and share its outcome."""
     with _inflight_lock:
-        future = _inflight.get(key)
-        leader = future is None
-        if leader:
-            future = _inflight[key] = concurrent.futures.Future()
-    if not leader:
-        return future.result()
+        running = _inflight.get(key)
+        if running is None:
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            _inflight[key] = future
+    if running is not None:
+        return running.result()
     try:
         result = work()
     except BaseException as exc:
@@ -86,7 +86,7 @@ def ensure_image(ctx: RequestContext, registry: Registry, name: str, image_id: d
     tag is due for a check; None when the pull can go ahead, else the failure ({failureCode, failureReason})."""
     tag, digest = image_id.get("imageTag"), image_id.get("imageDigest")
     reference = tag or digest
-    if reference is None or (tag is None and not manifests.is_digest(digest)):
+    if reference is None or (tag is None and not manifests.is_digest(reference)):
         return None
     store = ctx.store
     with store.lock:
@@ -95,7 +95,7 @@ def ensure_image(ctx: RequestContext, registry: Registry, name: str, image_id: d
             return None
         repo = registry.repositories.get(name)
         images = repo.images if repo is not None else None
-        cached = images is not None and (images.by_tag.get(tag) if tag else images.by_digest.get(digest)) is not None
+        cached = images is not None and (images.by_tag.get(tag) if tag else images.by_digest.get(reference)) is not None
         if cached and (tag is None or ptc.is_fresh(repo, tag, store.clock.now())):
             return None
         rule = dict(rule)
@@ -146,6 +146,7 @@ def _source(ctx: RequestContext, registry: Registry, rule: dict):
     url = rule["upstreamRegistryUrl"]
     if rule["upstreamRegistry"] == "ecr":
         match = ptc.UPSTREAMS["ecr"][0].fullmatch(url)
+        assert match is not None, "an ecr rule is one whose URL this pattern matches"
         return EcrSource(ctx.store, match["account"], match["region"], registry.account, registry.region,
                          rule.get("customRoleArn"))
     username = password = None

@@ -6,8 +6,8 @@ import logging
 from . import errors
 from .config import Config
 from .context import RequestContext
-from .models.store import Store
 from .models import blob_links, lifecycle, pull_through_cache, scans
+from .models.store import Store
 from .persistence import Persistence, StateDirError, StateWriteError
 from .protocol import apply
 

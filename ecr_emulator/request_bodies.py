@@ -59,6 +59,9 @@ class _Body:
         self.broken = True
         return MalformedBody(message)
 
+    def readline(self, size: int | None = -1) -> bytes:
+        raise NotImplementedError
+
     def __iter__(self):
         while line := self.readline():
             yield line
@@ -144,7 +147,9 @@ class ChunkedBody(_Body):
         raise self._malformed("too many trailer lines after a chunked body")
 
     def read(self, size: int | None = -1) -> bytes:
-        whole = size is None or size < 0
+        if size is None:
+            size = -1
+        whole = size < 0
         if self.finished or size == 0:
             return b""
         self._before_read()

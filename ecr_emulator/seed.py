@@ -48,6 +48,7 @@ import re
 import shutil
 import tempfile
 import time
+from typing import NoReturn
 
 from . import errors, protocol, seed_images, seed_source, state_format
 from .context import RequestContext
@@ -127,12 +128,12 @@ def load(store: Store, config, seed, reuse: bool = False) -> dict:
     plan = _Checker(source, config).registries()
     key = json.dumps([source.data, config.account_id, config.default_region], sort_keys=True, default=str)
     built = _built.get(key) if reuse else None
-    staging = pathlib.Path(tempfile.mkdtemp(prefix="seed-", dir=store.blobs.root.parent))
+    staging = pathlib.Path(tempfile.mkdtemp(prefix="seed-", dir=store.blob_store().root.parent))
     try:
         if built is None:
             scratch = Store()
             scratch.scan_seconds = store.scan_seconds
-            scratch.blobs = BlobStore(staging / "scratch", durable=store.blobs.durable)
+            scratch.blobs = BlobStore(staging / "scratch", durable=store.blob_store().durable)
             _Builder(source, scratch, config).build(plan)
             registries, blobs = scratch.snapshot_state(), list(scratch.blobs.blobs())
             summary = {"registries": len(plan), "repositories": sum(len(r.repositories) for r in plan),
@@ -148,7 +149,7 @@ def load(store: Store, config, seed, reuse: bool = False) -> dict:
         with store.lock:
             store.reset(registries)
             for account, region, digest, path in blobs:
-                store.blobs.adopt(account, region, digest, path)
+                store.blob_store().adopt(account, region, digest, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dict(built.summary if built is not None else summary)
@@ -158,9 +159,9 @@ def _keep(key: str, registries: dict, blobs: list, summary: dict, store: Store) 
     """Keep a built seed: its snapshot, and hard links to its blobs in a directory removed at exit."""
     global _built_root
     if _built_root is None:
-        _built_root = pathlib.Path(tempfile.mkdtemp(prefix="ecr-emulator-seeds-", dir=store.blobs.root.parent))
+        _built_root = pathlib.Path(tempfile.mkdtemp(prefix="ecr-emulator-seeds-", dir=store.blob_store().root.parent))
         atexit.register(shutil.rmtree, _built_root, ignore_errors=True)
-    kept = []
+    kept: list[tuple[str, str, str, pathlib.Path]] = []
     for account, region, digest, path in blobs:
         target = _built_root / f"{len(_built)}-{len(kept)}.blob"
         _link(path, target)
@@ -200,7 +201,7 @@ class _Checker:
         self.source = source
         self.config = config
 
-    def fail(self, path: tuple, message: str):
+    def fail(self, path: tuple, message: str) -> NoReturn:
         raise fault(self.source, path, message)
 
     def table(self, value, path: tuple, allowed: tuple, required: tuple = ()) -> dict:
@@ -262,7 +263,7 @@ class _Checker:
                                                                                       ("registries",)))]
         if "repositories" in data:
             plan.append(self.registry({"repositories": data["repositories"]}, ()))
-        seen = {}
+        seen: dict[tuple[str, str], tuple] = {}
         for registry in plan:
             key = (registry.account, registry.region)
             if key in seen:
@@ -287,7 +288,7 @@ class _Checker:
         value = self.table(value, path, ("name", "tag_mutability", "tag_mutability_exclusions", "scan_on_push",
                                          "encryption", "kms_key", "tags", "policy", "lifecycle_policy",
                                          "created_at", "images"), required=("name",))
-        create = {"repositoryName": self.string(value["name"], path + ("name",))}
+        create: dict = {"repositoryName": self.string(value["name"], path + ("name",))}
         if "tag_mutability" in value:
             create["imageTagMutability"] = self.string(value["tag_mutability"], path + ("tag_mutability",))
         if "tag_mutability_exclusions" in value:
@@ -386,14 +387,15 @@ class _Builder:
             self.image(ctx, name, index, image)
 
     def image(self, ctx: RequestContext, name: str, index: int, image: _Image) -> None:
-        blobs = self.store.blobs
+        blobs = self.store.blob_store()
         pushed = image.pushed_at if image.pushed_at is not None else self.now
         created = datetime.datetime.fromtimestamp(pushed, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
         child_type = seed_images.LISTS.get(image.media_type, image.media_type)
         children = []
         for platform_name in image.platforms:
             platform = seed_images.platform_of(platform_name)
-            layers, diff_ids = [], []
+            layers = []
+            diff_ids: list[str] = []
             for position, size in enumerate(image.layers):
                 layer = seed_images.Layer(size, f"{ctx.account}/{ctx.region}/{name}/{index}/{platform_name}/"
                                                 f"{position}")

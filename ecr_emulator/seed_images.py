@@ -71,7 +71,13 @@ class Layer:
             raise ValueError(f"a layer is a real gzip-compressed tar, at least {MIN_LAYER_SIZE} bytes")
         self.size = size
         self.key = key
-        self.diff_id = None
+        self._diff_id: str | None = None
+
+    @property
+    def diff_id(self) -> str:
+        if self._diff_id is None:
+            raise RuntimeError("a layer's diff_id is known once the layer has been read")
+        return self._diff_id
 
     def __iter__(self):
         tar_size = _tar_size(self.size)
@@ -92,7 +98,7 @@ class Layer:
         if pending:
             yield _stored(bytes(pending), final=True)
         yield struct.pack("<II", crc, tar_size & 0xFFFFFFFF)
-        self.diff_id = "sha256:" + tar_hash.hexdigest()
+        self._diff_id = "sha256:" + tar_hash.hexdigest()
 
 
 def _stored(data: bytes, final: bool) -> bytes:

@@ -78,7 +78,8 @@ class _JsonLines:
         return bisect.bisect_left(self.newlines, index) + 1
 
     def skip(self, index: int) -> int:
-        return _SPACE.match(self.text, index).end()
+        # _SPACE matches the empty string too, so there is always a match.
+        return _SPACE.match(self.text, index).end()  # type: ignore[union-attr]
 
     def walk(self) -> dict[Path, int]:
         self.value(0, ())
@@ -109,7 +110,7 @@ class _JsonLines:
 
     def member(self, index: int, path: Path, _position: int) -> int:
         index = self.skip(index)
-        key, end = json.decoder.scanstring(self.text, index + 1)
+        key, end = json.decoder.scanstring(self.text, index + 1)  # type: ignore[attr-defined]  # public, not in typeshed
         self.lines[path + (key,)] = self.line_at(index)
         return self.value(self.skip(end) + 1, path + (key,))
 
@@ -119,7 +120,7 @@ class _JsonLines:
 
 def _toml(text: str, name: str) -> Source:
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found]  # Python 3.11+; 3.10 gets the error below
     except ImportError:
         raise SeedSourceError(f"{name}: TOML seeds need Python 3.11 or later (tomllib); use a JSON seed") from None
     try:

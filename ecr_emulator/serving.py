@@ -51,6 +51,7 @@ import threading
 import time
 import urllib.parse
 from email.utils import formatdate
+from typing import Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import FileWrapper
@@ -106,18 +107,19 @@ class _Reply:
     __slots__ = ("status", "headers", "sent")
 
     def __init__(self):
-        self.status = None
-        self.headers = None
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
         self.sent = False
 
 
-_date_cache = [0, ""]
+_date_cache = (0, "")
 
 
 def _http_date() -> str:
+    global _date_cache
     now = int(time.time())
     if _date_cache[0] != now:
-        _date_cache[:] = [now, formatdate(now, usegmt=True)]
+        _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
 
 
@@ -156,8 +158,9 @@ class Connection:
         self.server = server
         self.sock = sock
         self.address = address
-        self.input = None
-        self.rfile = None
+        # Made by ``serve``, again after a TLS handshake.
+        self.input: _Input | None = None
+        self.rfile: io.BufferedReader | None = None
         self.linger = False
         self.state = _HEAD
         self.deadline = time.monotonic() + server.header_timeout
@@ -187,7 +190,7 @@ class Connection:
         if state is _HEAD:
             if now > self.deadline:
                 return f"its request head took over {server.header_timeout:g} s"
-        elif state is _ANSWER and server.min_body_rate:
+        elif state is _ANSWER and server.min_body_rate and self.input is not None:
             raw = self.input
             waited = raw.waited
             since = raw.waiting_since
@@ -251,6 +254,7 @@ class Connection:
         if environ is None:
             return False
         raw = self.input
+        assert raw is not None, "serve() made it before the first request"
         raw.waited = 0.0
         self.mark = raw.received
         self.state = _ANSWER
@@ -287,7 +291,7 @@ class Connection:
                 self._refuse("500 Internal Server Error", "the server failed to answer this request")
             return False
         finally:
-            if hasattr(result, "close"):
+            if result is not None and hasattr(result, "close"):
                 result.close()
         if not keep_alive:
             self.linger = self.linger or not body.finished
@@ -296,7 +300,9 @@ class Connection:
 
     def _read_line(self, limit: int, status: str, what: str) -> bytes | None:
         """A line of the request head; None when the client closed the connection or went silent part way."""
-        line = self.rfile.readline(limit + 1) or b""
+        rfile = self.rfile
+        assert rfile is not None, "serve() made it before the first request"
+        line = rfile.readline(limit + 1) or b""
         if line.endswith(b"\n"):
             return line
         if len(line) > limit:
@@ -336,13 +342,13 @@ class Connection:
             key = name.decode("latin-1").upper().replace("-", "_")
             if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 key = "HTTP_" + key
-            value = value.decode("latin-1")
+            text = value.decode("latin-1")
             if key not in environ:
-                environ[key] = value
+                environ[key] = text
             elif key in _SINGLE_HEADERS:
                 raise _HttpError("400 Bad Request", f"more than one {name.decode('latin-1')} header")
             else:
-                environ[key] += "," + value
+                environ[key] += "," + text
         else:
             raise _HttpError("431 Request Header Fields Too Large", "too many request headers")
         environ["REQUEST_METHOD"] = method
@@ -589,7 +595,7 @@ class Server:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         self.listener = socket.create_server((host, port), family=family, backlog=1024)
         self.effective_port = self.listener.getsockname()[1]
-        self.base_environ = {
+        self.base_environ: dict[str, Any] = {
             "SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": str(self.effective_port),
             "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
             "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
@@ -603,7 +609,7 @@ class Server:
         self._turning_away_until = 0.0
         self.closing = False
         # An ``ssl.SSLContext`` when HTTPS is served on this port too; None: TLS handshakes are refused at once.
-        self.tls = None
+        self.tls: ssl.SSLContext | None = None
 
     def run(self) -> None:
         watcher = threading.Thread(target=self._watch, daemon=True, name="connection-deadlines")

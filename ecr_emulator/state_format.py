@@ -159,9 +159,9 @@ class _Decoder:
         name, ident, state = data.get("$object"), data.get("id"), data.get("state")
         if set(data) != {"$object", "id", "state"} or type(ident) is not int or not isinstance(state, dict):
             raise StateFormatError("malformed $object value")
-        cls = _CLASSES.get(name) if isinstance(name, str) else None
-        if cls is None:
+        if not isinstance(name, str) or name not in _CLASSES:
             raise StateFormatError(f"unknown class {name!r}")
+        cls = _CLASSES[name]
         if ident in self._objects:
             raise StateFormatError(f"object id {ident} defined twice")
         unknown = set(state) - _ATTRIBUTES[name]
@@ -186,8 +186,8 @@ def _parse_line(line: bytes) -> dict:
     if not line.endswith(b"\n"):
         raise ValueError("the record is cut short")
     try:
-        length, crc, data = line[:-1].split(b" ", 2)
-        length, crc = int(length), int(crc, 16)
+        length_text, crc_text, data = line[:-1].split(b" ", 2)
+        length, crc = int(length_text), int(crc_text, 16)
     except ValueError:
         raise ValueError("the record's framing is damaged") from None
     if length != len(data):

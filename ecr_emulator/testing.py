@@ -84,11 +84,13 @@ def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
     process = subprocess.Popen([sys.executable, "-m", "ecr_emulator", "--host", "127.0.0.1", "--port", str(port),
                                 "--log-level", "WARNING", *args],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = process.stderr
+    assert stderr is not None, "stderr=PIPE gives a pipe"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"ecr-emulator exited with {process.returncode}: {process.stderr.read().decode()}")
+                raise RuntimeError(f"ecr-emulator exited with {process.returncode}: {stderr.read().decode()}")
             try:
                 with urllib.request.urlopen(endpoint + "/_emulator/health", timeout=1):
                     break
@@ -104,7 +106,7 @@ def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        process.stderr.close()
+        stderr.close()
 
 
 @pytest.fixture(scope="session")

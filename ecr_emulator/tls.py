@@ -58,6 +58,7 @@ class CertificateAuthority:
     def __init__(self, directory: pathlib.Path):
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
         self.directory = directory
         self.cert_path = directory / CA_CERT
@@ -66,7 +67,11 @@ class CertificateAuthority:
             if not self.cert_path.exists():
                 self._create(directory, key_path)
             self.certificate = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
-            self.key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, dsa.DSAPrivateKey,
+                                    ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+                raise ValueError(f"its {type(key).__name__} cannot sign certificates")
+            self.key = key
         except OSError as exc:
             raise TlsError(f"cannot use the certificate authority in {directory}: {exc.strerror or exc}") from None
         except ValueError as exc:
@@ -110,7 +115,7 @@ class CertificateAuthority:
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
         key = ec.generate_private_key(ec.SECP256R1())
-        alternatives = []
+        alternatives: list[x509.GeneralName] = []
         for name in names:
             try:
                 alternatives.append(x509.IPAddress(ipaddress.ip_address(name)))
@@ -182,7 +187,7 @@ class LeafCertificates:
         context.load_cert_chain(path)
         return context
 
-    def _choose(self, connection: ssl.SSLSocket, server_name: str | None, _context) -> None:
+    def _choose(self, connection: ssl.SSLSocket | ssl.SSLObject, server_name: str | None, _context) -> None:
         if not server_name:
             return
         name = server_name.lower().rstrip(".")

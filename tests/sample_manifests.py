@@ -45,7 +45,7 @@ def index(children: list[str], media_type: str = OCI_INDEX, child_type: str = OC
     return json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": [
         {"mediaType": child_type, "digest": digest(child), "size": len(child),
          "platform": {"architecture": arch, "os": "linux"}}
-        for child, arch in zip(children, ["amd64", "arm64", "s390x", "ppc64le"])]})
+        for child, arch in zip(children, ["amd64", "arm64", "s390x", "ppc64le"], strict=False)]})
 
 
 def schema1(seed: str = "0") -> str:

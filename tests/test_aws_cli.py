@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import require_tool
+from helpers import require_tool
 
 
 @pytest.fixture

@@ -4,8 +4,13 @@ import hashlib
 
 import pytest
 
-from ecr_emulator.models.blobs import (BlobStore, DigestMismatchError, InvalidDigestError, UnknownUploadError,
-                                       UploadOffsetError)
+from ecr_emulator.models.blobs import (
+    BlobStore,
+    DigestMismatchError,
+    InvalidDigestError,
+    UnknownUploadError,
+    UploadOffsetError,
+)
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 

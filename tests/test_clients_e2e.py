@@ -20,7 +20,7 @@ import tempfile
 
 import pytest
 
-from conftest import require_tool
+from helpers import require_tool
 from oci_layout import write_layout
 from tls_servers import emulator, loopback_address, require_private_hosts, run_with_hosts
 

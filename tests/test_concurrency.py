@@ -16,8 +16,8 @@ import os
 import random
 import threading
 
-import botocore.config
 import boto3
+import botocore.config
 from botocore.exceptions import ClientError
 
 import sample_manifests as m

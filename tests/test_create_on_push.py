@@ -8,7 +8,7 @@ import json
 import pytest
 
 import sample_manifests as m
-from conftest import error_of, push
+from helpers import error_of, push
 from oci_layout import write_layout
 
 LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType":

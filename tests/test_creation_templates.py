@@ -7,11 +7,11 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of
 from ecr_emulator.models import creation_templates as templates
 from ecr_emulator.models.repository import Repository, default_kms_key
 from ecr_emulator.models.store import Registry
 from ecr_emulator.testing import running_server
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
@@ -102,7 +102,8 @@ def test_create_fills_the_defaults_a_repository_gets(ecr):
 def test_a_prefix_is_one_template_with_or_without_its_trailing_slash(ecr):
     ecr.create_repository_creation_template(prefix="prod/", appliedFor=["REPLICATION"], description="first")
     for prefix in ("prod", "prod/"):
-        refused(lambda: ecr.create_repository_creation_template(prefix=prefix, appliedFor=["CREATE_ON_PUSH"]),
+        refused(lambda prefix=prefix: ecr.create_repository_creation_template(prefix=prefix,
+                                                                              appliedFor=["CREATE_ON_PUSH"]),
                 "TemplateAlreadyExistsException", "prefix 'prod/' already exists", ACCOUNT)
     [template] = describe_all(ecr, prefixes=["prod"])
     assert (template["prefix"], template["description"], template["appliedFor"]) == ("prod/", "first", ["REPLICATION"])

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as m
-from conftest import error_of, push
+from helpers import error_of, push
 from registry_client import RegistryClient
 
 A, B = "123456789012", "210987654321"   # A: the default account (fixture ``ecr``); B: ``other``

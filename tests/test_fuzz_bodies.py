@@ -3,8 +3,8 @@
 import json
 import random
 
-from conftest import raw_call
 from ecr_emulator.specs import model
+from helpers import raw_call
 
 _SCALARS = [None, True, False, 0, -1, 2 ** 63, 1.5, "", "a", "A" * 300, "../..", "\u0000", "sha256:zz", [], {}]
 
@@ -28,7 +28,7 @@ def _random_params(rng: random.Random, operation: str) -> dict:
 def test_random_bodies_never_produce_a_5xx(ecr_emulator):
     rng = random.Random(20261125)
     operations = list(model.operations())
-    for i in range(600):
+    for _ in range(600):
         operation = rng.choice(operations + [None, "Bogus"])
         kind = rng.random()
         if kind < 0.7 and operation in model.operations():

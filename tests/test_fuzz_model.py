@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import raw_call
 from ecr_emulator.specs import model
+from helpers import raw_call
 
 EXAMPLES = int(os.environ.get("ECR_EMULATOR_FUZZ_EXAMPLES", "15"))
 

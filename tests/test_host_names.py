@@ -7,9 +7,9 @@ import urllib.parse
 import pytest
 
 import sample_manifests as m
-from conftest import raw_call
 from ecr_emulator import hosts
 from ecr_emulator.testing import running_server
+from helpers import raw_call
 from registry_client import RegistryClient
 
 ACCOUNT, OTHER = "123456789012", "210987654321"

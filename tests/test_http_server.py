@@ -19,7 +19,6 @@ from ecr_emulator import serving as http_serving
 from ecr_emulator.serving import Server
 from registry_client import RegistryClient
 
-
 BIG_REPLY = 256 * 1024 * 1024
 FILE_BYTES = bytes(range(256)) * 64
 FILE_PATH = pathlib.Path(tempfile.mkdtemp(prefix="http-server-test-")) / "blob"

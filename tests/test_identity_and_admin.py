@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import raw_call
+from helpers import raw_call
 
 
 def test_each_account_and_region_is_its_own_registry(ecr_emulator):

@@ -7,8 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as m
-from conftest import error_of, raw_call
 from ecr_emulator.testing import running_server
+from helpers import error_of, raw_call
 
 
 def details(ecr, repo, **kwargs):

@@ -61,7 +61,7 @@ class Repo:
     def fill(self, contents: list[tuple[str, list[str], float]]) -> None:
         """``(label, tags, days ago)`` in push order, oldest first; leaves the clock at "now"."""
         ages = [days * DAY - MARGIN for _, _, days in contents]
-        for (label, tags, _), age, following in zip(contents, ages, ages[1:] + [0]):
+        for (label, tags, _), age, following in zip(contents, ages, ages[1:] + [0], strict=True):
             self.push(label, tags)
             self.advance(age - following)
 
@@ -216,8 +216,8 @@ def test_all_images_example_b(repo):
     repo.fill(ALL_RULE_TYPES_CONTENTS)
     repo.policy(ALL_RULE_TYPES)
     report = repo.run()
-    assert sorted(zip(repo.labels(report["expired"]), (e["appliedRulePriority"] for e in report["expired"]))) == [
-        ("A", 1), ("B", 2), ("D", 3)]
+    priorities = [e["appliedRulePriority"] for e in report["expired"]]
+    assert sorted(zip(repo.labels(report["expired"]), priorities, strict=True)) == [("A", 1), ("B", 2), ("D", 3)]
     assert repo.remaining() == {"C", "E"}
 
 

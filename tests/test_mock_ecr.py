@@ -14,9 +14,9 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from conftest import error_of
 from ecr_emulator import mock_ecr
 from ecr_emulator.archive import ArchiveError
+from helpers import error_of
 from sample_manifests import docker
 
 NO_RETRY = botocore.config.Config(retries={"max_attempts": 1})

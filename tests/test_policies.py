@@ -5,14 +5,15 @@ import logging
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import error_of
 
 from ecr_emulator.app import create_app
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
 # ECR's text, quoted in github.com/pulumi/pulumi-aws/issues/2326 (the registry form).
-REPOSITORY_REFUSAL = "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"
+REPOSITORY_REFUSAL = ("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
+                      "'Invalid repository policy provided'")
 REGISTRY_REFUSAL = "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'"
 
 

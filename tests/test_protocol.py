@@ -3,9 +3,9 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import raw_call
 from ecr_emulator import errors
 from ecr_emulator.specs import model, validate
+from helpers import raw_call
 
 
 def test_every_reply_carries_a_request_id(ecr_emulator):
@@ -107,7 +107,8 @@ def test_ecr_frame_through_boto3(ecr):
 def test_numeric_range(ecr_emulator, max_results, rule):
     status, body, _ = raw_call(ecr_emulator.endpoint, "DescribeRepositories", {"maxResults": max_results})
     assert status == 400 and body["__type"] == "InvalidParameterException"
-    assert body["message"] == f"Invalid parameter at 'maxResults' failed to satisfy constraint: 'must have value {rule}'"
+    assert body["message"] == ("Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                               f"'must have value {rule}'")
 
 
 def test_list_length(ecr_emulator):
@@ -159,9 +160,7 @@ def test_type_faults_are_serialization_errors(ecr_emulator, operation, params, p
 
 def test_blob_and_timestamp_members_are_typed():
     from ecr_emulator import errors
-    from ecr_emulator.specs.validate import validate
-
-    from ecr_emulator.specs.validate import Faults, checker
+    from ecr_emulator.specs.validate import Faults, checker, validate
 
     upload = {"repositoryName": "ab", "uploadId": "0f6e0f3a-1b2c-4d5e-8f90-123456789abc", "partFirstByte": 0,
               "partLastByte": 1}

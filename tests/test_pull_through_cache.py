@@ -9,9 +9,9 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of, require_tool
 from ecr_emulator.models import pull_through_cache as ptc
 from ecr_emulator.testing import running_server
+from helpers import error_of, require_tool
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"

@@ -9,7 +9,7 @@ import sample_manifests as sm
 from ecr_emulator.models import referrers
 from ecr_emulator.models.images import Image
 from ecr_emulator.models.repository import Repository
-from conftest import error_of, push
+from helpers import error_of, push
 
 SBOM = "application/spdx+json"
 SIG = "application/vnd.cncf.notary.signature"

@@ -7,10 +7,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as m
-from conftest import error_of, push, raw_call
 from ecr_emulator.models.replication import policy_allows
 from ecr_emulator.specs import model
 from ecr_emulator.testing import running_server
+from helpers import error_of, push, raw_call
 from registry_client import RegistryClient
 
 ACCOUNT = "123456789012"
@@ -95,7 +95,8 @@ def _fault(ecr_emulator, config: dict) -> tuple[str, str]:
      "'Member must have length greater than or equal to 1'"),
     ({"rules": [{"destinations": [destination()],
                  "repositoryFilters": [{"filter": "prod", "filterType": "WILDCARD"}]}]},
-     "Invalid parameter at 'filterType' failed to satisfy constraint: 'Member must satisfy enum value set: [PREFIX_MATCH]'"),
+     "Invalid parameter at 'filterType' failed to satisfy constraint: "
+     "'Member must satisfy enum value set: [PREFIX_MATCH]'"),
     ({"rules": [rule(prefixes=("Prod",))]}, "Invalid parameter at 'filter' failed to satisfy constraint: "
                                             "'must satisfy regular expression '"),
     ({"rules": [rule(destination("eu-west-1", "12345"))]},

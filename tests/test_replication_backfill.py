@@ -9,10 +9,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as m
-from conftest import error_of, push, raw_call
 from ecr_emulator import handlers
 from ecr_emulator.specs import model
 from ecr_emulator.testing import running_server
+from helpers import error_of, push, raw_call
 from test_replication import ACCOUNT, AWAY, HOME, OTHER, configure, destination, registry_policy, rule, statuses
 
 needs_backfills = pytest.mark.skipif(

@@ -7,9 +7,9 @@ import json
 import pytest
 
 import sample_manifests as m
-from conftest import push
 from ecr_emulator.specs import model
 from ecr_emulator.testing import running_server
+from helpers import push
 from registry_client import RegistryClient
 from test_replication import AWAY, configure, destination, rule, tags
 

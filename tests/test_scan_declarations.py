@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sample_manifests as sm
-from conftest import push
 from ecr_emulator.models import scan_findings, scans
 from ecr_emulator.models.store import Registry, Store
 from ecr_emulator.testing import running_server
+from helpers import push
 
 PATH = "/_emulator/scan-findings"
 GOOD = {"repositoryName": "app", "imageTag": "v1", "findings": [{"name": "EMU-1", "severity": "HIGH"}]}

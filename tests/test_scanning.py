@@ -8,9 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as sm
-from conftest import error_of, push
 from ecr_emulator import cli
 from ecr_emulator.testing import running_server
+from helpers import error_of, push
 
 ACCOUNT = "123456789012"
 DAY = 86400

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from ecr_emulator.models import settings, wildcards
 from ecr_emulator.models.repository import Repository
 from ecr_emulator.models.store import Registry
-from conftest import error_of
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"

@@ -5,7 +5,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as sm
-from conftest import error_of
+from helpers import error_of
 
 ACCOUNT = "123456789012"
 PROFILE = f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/release_profile"

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 import sample_manifests as sm
 from ecr_emulator.models import storage
-from conftest import error_of, push
+from helpers import error_of, push
 
 ACCOUNT = "123456789012"
 

@@ -15,7 +15,7 @@ import boto3
 import botocore.config
 import pytest
 
-from conftest import require_tool
+from helpers import require_tool
 from oci_layout import write_layout
 from registry_client import RegistryClient
 from tls_servers import emulator

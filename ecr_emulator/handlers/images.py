@@ -41,6 +41,8 @@ def put_image(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         repo = _push_target(registry, name) or creation_templates.new_repository(
             registry, name, ctx.clock.now(), "CREATE_ON_PUSH")
+        if repo is None:
+            raise repository_not_found(name, registry.account)
         # A replayed push was checked when it was acknowledged, against uploads the journal does not hold.
         strict = ctx.config.strict_layers and not ctx.store.replaying
         image = image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"), strict=strict,
@@ -117,21 +119,23 @@ def batch_get_image(ctx: RequestContext, params: dict) -> dict:
         record_pulls = not settings.pull_time_update_excluded(registry, caller_arn(ctx))
         for image_id in _unique(params["imageIds"]):
             image, failure = _resolve(repo, image_id)
-            if failure is None and image.storage_class == "ARCHIVE":
-                failure = _failure(image_id, "ImageInaccessible",
-                                   "The image is archived; restore it to STANDARD before pulling it"
-                                   if image.status == "ARCHIVED" else
-                                   "The image is being restored from archive and cannot be pulled until the "
-                                   "restore completes")
-            if failure is None and accepted and image.media_type not in accepted:
-                failure = _failure(image_id, "ImageNotFound",
-                                   "Requested image not found with the accepted media types")
+            if image is not None:
+                if image.storage_class == "ARCHIVE":
+                    failure = _failure(image_id, "ImageInaccessible",
+                                       "The image is archived; restore it to STANDARD before pulling it"
+                                       if image.status == "ARCHIVED" else
+                                       "The image is being restored from archive and cannot be pulled until the "
+                                       "restore completes")
+                elif accepted and image.media_type not in accepted:
+                    failure = _failure(image_id, "ImageNotFound",
+                                       "Requested image not found with the accepted media types")
             upstream = ctx.upstream_failures.get((image_id.get("imageDigest"), image_id.get("imageTag")))
             if failure is not None and failure["failureCode"] == "ImageNotFound" and upstream is not None:
                 failure = _failure(image_id, upstream["failureCode"], upstream["failureReason"])
             if failure is not None:
                 failures.append(failure)
                 continue
+            assert image is not None, "_resolve gives an image or a failure"
             if record_pulls:
                 image_ops.record_pull(image, now)
             images.append({
@@ -145,11 +149,12 @@ def batch_get_image(ctx: RequestContext, params: dict) -> dict:
 @operation("BatchDeleteImage")
 def batch_delete_image(ctx: RequestContext, params: dict) -> dict:
     _, repo = ctx.repository(params)
-    deleted, failures = [], []
+    deleted: list[dict] = []
+    failures: list[dict] = []
     with ctx.store.lock:
         for image_id in _unique(params["imageIds"]):
             image, failure = _resolve(repo, image_id)
-            if failure is None:
+            if image is not None:
                 failure = _delete(ctx, repo, image, image_id, deleted)
             if failure is not None:
                 failures.append(failure)
@@ -211,7 +216,7 @@ def describe_images(ctx: RequestContext, params: dict) -> dict:
                                      for image in described(repo, params["imageIds"])]}
         after = paging.decode(params.get("nextToken"), int) or 0
         images, last = repo.images.page(after, _page_limit(params), _status_filter(params))
-        result = {"imageDetails": [image_detail(registry, repo, image, now) for image in images]}
+        result: dict = {"imageDetails": [image_detail(registry, repo, image, now) for image in images]}
         if last is not None:
             result["nextToken"] = paging.encode(last)
         return result

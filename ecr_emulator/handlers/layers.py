@@ -70,7 +70,7 @@ def _upload_not_found(upload_id: str, name: str, account: str) -> Exception:
 @operation("InitiateLayerUpload")
 def initiate_layer_upload(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
-    upload_id = ctx.store.blobs.start_upload(registry.account, registry.region)
+    upload_id = ctx.store.blob_store().start_upload(registry.account, registry.region)
     _uploads(ctx.store)[upload_id] = _Upload((registry.account, registry.region, repo.name))
     return {"uploadId": upload_id, "partSize": MIN_PART_SIZE}
 
@@ -81,7 +81,7 @@ def upload_layer_part(ctx: RequestContext, params: dict) -> dict:
     upload_id = params["uploadId"]
     data = base64.b64decode(params["layerPartBlob"])
     first, last = params["partFirstByte"], params["partLastByte"]
-    blobs = ctx.store.blobs
+    blobs = ctx.store.blob_store()
     with upload.lock:
         try:
             size = blobs.upload_size(registry.account, registry.region, upload_id)
@@ -118,7 +118,7 @@ def complete_layer_upload(ctx: RequestContext, params: dict) -> dict:
     registry, repo, upload = _upload(ctx, params)
     upload_id = params["uploadId"]
     claimed = set(params["layerDigests"])
-    blobs = ctx.store.blobs
+    blobs = ctx.store.blob_store()
     account, region = registry.account, registry.region
     uploads = _uploads(ctx.store)
     with upload.lock:
@@ -171,7 +171,7 @@ def _valid(digest: str) -> bool:
 
 
 def _drop(ctx: RequestContext, account: str, region: str, upload_id: str) -> None:
-    ctx.store.blobs.cancel(account, region, upload_id)
+    ctx.store.blob_store().cancel(account, region, upload_id)
     _uploads(ctx.store).pop(upload_id, None)
 
 
@@ -179,7 +179,7 @@ def _held_size(ctx: RequestContext, registry, repo, digest: str) -> int | None:
     """The size of a layer the repository holds; None when it holds no such layer."""
     with ctx.store.lock:
         held = blob_links.holds(registry, repo.name, digest)
-    return ctx.store.blobs.size(registry.account, registry.region, digest) if held else None
+    return ctx.store.blob_store().size(registry.account, registry.region, digest) if held else None
 
 
 def media_type(repo, digest: str) -> str | None:

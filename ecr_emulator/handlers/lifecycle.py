@@ -76,7 +76,7 @@ def start_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
     text = params.get("lifecyclePolicyText")
     document = lifecycle_policy.parse(text) if text is not None else None
     with ctx.store.lock:
-        if text is None:
+        if document is None:
             if repo.lifecycle_policy is None:
                 raise _policy_not_found(repo)
             text, document = repo.lifecycle_policy["text"], repo.lifecycle_policy["document"]
@@ -95,7 +95,7 @@ def start_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
 
 
 def _summary(results: list[dict]) -> dict:
-    summary = {"expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE")}
+    summary: dict = {"expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE")}
     archiving = sum(1 for r in results if r["action"]["type"] == "TRANSITION")
     if archiving:
         summary["transitioningImageTotalCounts"] = [{"targetStorageClass": "ARCHIVE", "imageTotalCount": archiving}]

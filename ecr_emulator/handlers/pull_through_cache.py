@@ -108,7 +108,7 @@ def describe_pull_through_cache_rules(ctx: RequestContext, params: dict) -> dict
             wanted = sorted(rules)
         start = 0 if after is None else bisect.bisect_right(wanted, after)
         chosen = wanted[start:start + limit]
-        result = {"pullThroughCacheRules": [ptc.described(rules[p], registry.account) for p in chosen]}
+        result: dict = {"pullThroughCacheRules": [ptc.described(rules[p], registry.account) for p in chosen]}
     if start + limit < len(wanted):
         result["nextToken"] = paging.encode(chosen[-1])
     return result

@@ -29,7 +29,7 @@ def list_image_referrers(ctx: RequestContext, params: dict) -> dict:
         found = [image for image in referrers.referrers(repo, subject, types)
                  if image.seq > after and (status == "ANY" or image.status == status)]
         page = found[:limit]
-        result = {"referrers": [{
+        result: dict = {"referrers": [{
             "digest": image.digest, "mediaType": image.media_type, "artifactType": image.artifact_media_type,
             "size": len(image.manifest), "annotations": referrers.annotations(image), "artifactStatus": image.status,
         } for image in page]}

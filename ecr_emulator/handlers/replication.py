@@ -36,7 +36,7 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
                                f"{source_partition}, {region} in {replication.partition(region)}")
             unique.add((region, account))
             destinations.append({"region": region, "registryId": account})
-        stored = {"destinations": destinations}
+        stored: dict = {"destinations": destinations}
         if "deleteReplication" in rule:
             stored["deleteReplication"] = {"enabled": rule["deleteReplication"]["enabled"]}
         if "repositoryFilters" in rule:

@@ -62,7 +62,8 @@ def describe_replication_backfill_results(ctx: RequestContext, params: dict) -> 
     with ctx.store.lock:
         backfill = _found(ctx, registry, params["replicationBackfillId"])
         results = backfill["results"]
-        page, position = [], after
+        page: list[dict] = []
+        position = after
         while position < len(results) and len(page) < limit:
             if wanted is None or results[position]["status"] == wanted:
                 page.append(results[position])

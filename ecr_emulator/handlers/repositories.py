@@ -96,7 +96,7 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
             repo = registry.repositories.get(name)
             if repo is not None:
                 views.append(repository_view(repo, ctx.config))
-    result = {"repositories": views}
+    result: dict = {"repositories": views}
     if start + limit < len(ordered):
         result["nextToken"] = paging.encode(chosen[-1])
     return result
@@ -161,7 +161,7 @@ def put_image_tag_mutability(ctx: RequestContext, params: dict) -> dict:
     mutability, filters = tag_mutability(params)
     with ctx.store.lock:
         repo.tag_mutability, repo.mutability_exclusions = mutability, filters
-    result = {"registryId": registry.account, "repositoryName": repo.name, "imageTagMutability": mutability}
+    result: dict = {"registryId": registry.account, "repositoryName": repo.name, "imageTagMutability": mutability}
     if filters:
         result["imageTagMutabilityExclusionFilters"] = filters
     return result

@@ -44,9 +44,10 @@ def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
         result = {"registryId": repo.account, "repositoryName": repo.name,
                   "imageId": lookup.echoed_id(image, image_id), "imageScanStatus": status}
         summary = scans.summary(registry, repo, image, now)
-        if summary is None:
+        listed = scans.findings(registry, repo, image, now)
+        if summary is None or listed is None:
             return result
-        member, found = scans.findings(registry, repo, image, now)
+        member, found = listed
         result["imageScanFindings"] = {**summary, member: found[offset:offset + limit]}
         if offset + limit < len(found):
             result["nextToken"] = paging.encode(offset + limit)

@@ -54,7 +54,7 @@ def put_registry_scanning_configuration(ctx: RequestContext, params: dict) -> di
     """An absent scan type is BASIC, AWS's default. Each scan frequency may have at most one rule, as the console
     shows one filter list per frequency."""
     scan_type = params.get("scanType", "BASIC")
-    rules = []
+    rules: list[dict] = []
     for rule in params.get("rules", []):
         frequency = rule["scanFrequency"]
         if frequency not in _FREQUENCIES[scan_type]:
@@ -181,7 +181,7 @@ def list_pull_time_update_exclusions(ctx: RequestContext, params: dict) -> dict:
         ordered = sorted(registry.settings.get(settings.PULL_TIME_EXCLUSIONS, {}))
     start = 0 if after is None else bisect.bisect_right(ordered, after)
     chosen = ordered[start:start + limit]
-    result = {"pullTimeUpdateExclusions": chosen}
+    result: dict = {"pullTimeUpdateExclusions": chosen}
     if start + limit < len(ordered):
         result["nextToken"] = paging.encode(chosen[-1])
     return result

@@ -25,7 +25,8 @@ import re
 import shutil
 import threading
 import uuid
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeGuard
 
 from .manifests import is_digest
 
@@ -76,8 +77,13 @@ _DISK_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, er
                           errno.ENFILE, errno.EMFILE})
 
 
-def is_disk_fault(exc: BaseException) -> bool:
+def is_disk_fault(exc: BaseException) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in _DISK_FAULTS
+
+
+def fault_reason(exc: OSError) -> str:
+    """The system's words for a disk fault, in lower case ("no space left on device")."""
+    return (exc.strerror or str(exc)).lower()
 
 
 @contextlib.contextmanager
@@ -86,7 +92,7 @@ def _disk_faults(doing: str):
     try:
         yield
     except OSError as exc:
-        if not is_disk_fault(exc):
+        if exc.errno is None or not is_disk_fault(exc):
             raise
         raise DiskFaultError(f"{os.strerror(exc.errno).lower()} {doing}", exc.errno) from exc
 

@@ -104,7 +104,7 @@ def apply(store: Store, repo: Repository, policy: dict, now: float) -> list[Resu
     for result in sorted(results, key=lambda r: not r.image.children):
         if result.action == "expire":
             delete_image(store, repo, result.image)
-        else:
+        elif result.target_storage_class is not None:
             result.image.storage_class = result.target_storage_class
             result.image.transitioned_at = now
     if repo.lifecycle_policy is not None:

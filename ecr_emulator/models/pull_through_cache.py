@@ -65,6 +65,7 @@ def _role_required(rule: dict, account: str) -> bool:
     """ECR to ECR needs an IAM role only across accounts: AWS asks for one "if the upstream and downstream Amazon ECR
     registries belong to different AWS accounts"."""
     match = UPSTREAMS["ecr"][0].fullmatch(rule["upstreamRegistryUrl"])
+    assert match is not None, "an ecr rule is one whose URL this pattern matches"
     return match["account"] != account
 
 

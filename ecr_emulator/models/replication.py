@@ -26,7 +26,7 @@ from .store import Registry, Store
 CONFIGURATION = "replication_configuration"
 # Key of an image's per-destination outcomes in ``Image.extra``: {(region, registryId): ImageReplicationStatus}.
 STATUSES = "replicationStatuses"
-DEFAULT_CONFIGURATION = {"rules": []}
+DEFAULT_CONFIGURATION: dict[str, list] = {"rules": []}
 
 # The destination registry's policy does not allow ecr:ReplicateImage to the source account.
 REPLICATE_IMAGE_DENIED = "REPLICATE_IMAGE_ACCESS_DENIED"
@@ -238,9 +238,9 @@ def start_backfill(store: Store, registry: Registry, region: str, account: str, 
         tags = list(image.tags) or [None]
         codes = replicate_image(store, registry, repo, image, manifest, tags, region, account)
         child_failures[(repo.name, image.digest)] = [code for code in codes if code is not None]
-        for tag, code in zip(tags, codes):
-            result = {"repositoryName": repo.name, "imageId": {"imageDigest": image.digest},
-                      "status": "COMPLETE" if code is None else "FAILED"}
+        for tag, code in zip(tags, codes, strict=True):
+            result: dict = {"repositoryName": repo.name, "imageId": {"imageDigest": image.digest},
+                            "status": "COMPLETE" if code is None else "FAILED"}
             if tag is not None:
                 result["imageId"]["imageTag"] = tag
             if code is not None:

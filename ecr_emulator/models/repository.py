@@ -30,7 +30,7 @@ class Repository:
         self.tags: dict[str, str] = {}
         self.images = ImageIndex()
         self.policy_text: str | None = None
-        self.lifecycle_policy = None
+        self.lifecycle_policy: dict | None = None
         self.extra: dict = {}
 
     @property

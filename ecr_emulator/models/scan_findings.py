@@ -118,7 +118,7 @@ def parse(body, default_account: str, default_region: str) -> dict:
     for key in body:
         if key not in _SCOPE_KEYS:
             raise DeclarationError(key, f"unknown member {json.dumps(key)}; known: {', '.join(_SCOPE_KEYS)}")
-    declaration = {
+    declaration: dict = {
         "registryId": _text("registryId", body.get("registryId", default_account), _ACCOUNT),
         "region": _text("region", body.get("region", default_region), _REGION),
     }

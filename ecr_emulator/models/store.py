@@ -1,10 +1,15 @@
 """The store: one registry per (account, region), guarded by one lock."""
 
 import threading
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .repository import Repository
 from .tokens import TokenIssuer
+
+if TYPE_CHECKING:
+    from ..persistence import Persistence
+    from .blobs import BlobStore
 
 
 class Registry:
@@ -30,8 +35,8 @@ class Store:
         self.lock = threading.RLock()
         self._registries: dict[tuple[str, str], Registry] = {}
         self._listeners: dict[str, list] = {}
-        self.persistence = None
-        self.blobs = None
+        self.persistence: Persistence | None = None
+        self.blobs: BlobStore | None = None
         # True while a state directory's journal is replayed: effects outside the state (blob files) already happened.
         self.replaying = False
         # How long a basic scan (or an enhanced scan's first pass) takes in model time: ``--scan-seconds``.
@@ -44,6 +49,12 @@ class Store:
             with self.lock:
                 registry = self._registries.setdefault(key, Registry(account, region))
         return registry
+
+    def blob_store(self) -> "BlobStore":
+        """The blob store, for the operations that only run on a store that has one (``create_app`` gives it one)."""
+        if self.blobs is None:
+            raise RuntimeError("this store has no blob store")
+        return self.blobs
 
     def snapshot_state(self) -> dict:
         return self._registries

@@ -10,17 +10,19 @@ import bisect
 import json
 import logging
 import re
+import typing
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from .. import errors as ecr_errors
 from .. import authorization, hosts, protocol, pull_through
+from .. import errors as ecr_errors
 from ..blob_downloads import blob_response
 from ..context import RequestContext
-from ..models import blobs as blob_store
 from ..models import blob_links, creation_templates, manifests, storage
+from ..models import blobs as blob_store
 from ..models import referrers as referrer_images
 from ..persistence import StateWriteError
 from ..specs import model
@@ -38,7 +40,11 @@ class _AnyPath(PathConverter):
     part_isolating = False
 
 
-blueprint.record_once(lambda state: state.app.url_map.converters.setdefault("anypath", _AnyPath))
+def _register_converter(state) -> None:
+    state.app.url_map.converters.setdefault("anypath", _AnyPath)
+
+
+blueprint.record_once(_register_converter)
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 DEFAULT_PAGE = 100
@@ -100,6 +106,12 @@ class _Request:
             raise from_ecr(exc) from None
         if failure is not None and failure["failureCode"] != "ImageNotFound":
             raise from_failure(failure)
+
+    @typing.overload
+    def call(self, operation: str, params: dict) -> dict: ...
+
+    @typing.overload
+    def call(self, operation: str, params: dict, tolerate: tuple[str, ...]) -> dict | None: ...
 
     def call(self, operation: str, params: dict, tolerate: tuple[str, ...] = ()) -> dict | None:
         """Run a JSON API operation in the caller's registry; an error whose code is in ``tolerate`` gives None."""
@@ -166,7 +178,7 @@ def _internal_error(exc: Exception):
         return exc
     log.exception("registry request failed")
     if blob_store.is_disk_fault(exc):
-        return RegistryError(500, "UNKNOWN", f"the emulator's disk failed: {exc.strerror.lower()}").response()
+        return RegistryError(500, "UNKNOWN", f"the emulator's disk failed: {blob_store.fault_reason(exc)}").response()
     return RegistryError(500, "UNKNOWN", "an internal error occurred in the emulator").response()
 
 
@@ -302,12 +314,12 @@ def start_upload(caller: _Request, name: str):
     caller.authorize("ecr:InitiateLayerUpload", name)
     mount = request.args.get("mount")
     if mount is not None:
-        digest = access.digest(mount)
+        mounted_digest = access.digest(mount)
         with caller.store.lock:
-            mounted = blob_links.mount(caller.store, caller.ctx.registry(caller.account), name, digest,
+            mounted = blob_links.mount(caller.store, caller.ctx.registry(caller.account), name, mounted_digest,
                                        request.args.get("from"))
         if mounted:
-            return _blob_created(name, digest)
+            return _blob_created(name, mounted_digest)
     digest = request.args.get("digest")
     if digest is not None:
         access.digest(digest)
@@ -522,7 +534,7 @@ def referrers(caller: _Request, name: str, digest: str):
                  content_type=manifests.OCI_INDEX)
 
 
-_HANDLERS = {
+_HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {
     ("uploads", "POST"): start_upload,
     ("upload", "PATCH"): patch_upload,
     ("upload", "PUT"): finish_upload,

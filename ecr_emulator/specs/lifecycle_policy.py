@@ -21,7 +21,7 @@ MIN_ARCHIVE_DAYS = 90
 _SINCE = ("sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator() -> "jsonschema.protocols.Validator":
     """Built on the first policy put: importing jsonschema costs a tenth of the server's start-up time."""
     import jsonschema

@@ -7,7 +7,7 @@ from botocore.loaders import Loader
 SERVICE = "ecr"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def service_description() -> dict:
     """The raw service-2 description; the JSON is parsed once per process."""
     return Loader().load_service_model(SERVICE, "service-2")

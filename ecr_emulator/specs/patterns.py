@@ -15,7 +15,7 @@ LINEAR_EQUIVALENTS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(pattern: str) -> re.Pattern:
     """The compiled matcher for a model pattern (its linear equivalent where the model's text backtracks)."""
     return re.compile(LINEAR_EQUIVALENTS.get(pattern, pattern))

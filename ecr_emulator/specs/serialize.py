@@ -76,7 +76,7 @@ _BUILDERS = {"timestamp": lambda s: _timestamp, "blob": lambda s: _blob,
              "list": _list, "map": _map, "structure": _structure}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def renderer(shape_name: str):
     shape = model.shape(shape_name)
     build = _BUILDERS.get(shape["type"])

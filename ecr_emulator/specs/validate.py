@@ -13,6 +13,7 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Callable
 
 from .. import errors
 from . import messages, model, patterns
@@ -101,7 +102,7 @@ def _length_rules(shape: dict, noun: str = "length", listed: bool = False):
 
 def _string(shape: dict):
     length = _length_rules(shape)
-    enum = shape.get("enum")
+    enum: list[str] = shape.get("enum") or []
     enum_set = frozenset(enum) if enum else None
     pattern_text = shape.get("pattern")
     pattern = patterns.compiled(pattern_text) if pattern_text else None
@@ -235,7 +236,7 @@ def _structure(shape: dict):
     return check
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[dict], Callable]] = {
     "string": _string,
     "integer": functools.partial(_number, integral=True),
     "long": functools.partial(_number, integral=True),
@@ -250,14 +251,14 @@ _BUILDERS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def checker(shape_name: str):
     """The compiled checker of one shape, built on first use and kept for the process."""
     shape = model.shape(shape_name)
     return _BUILDERS[shape["type"]](shape)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _constraint_error(operation: str) -> type:
     declared = model.declared_errors(operation)
     name = "InvalidParameterException" if "InvalidParameterException" in declared else "ValidationException"

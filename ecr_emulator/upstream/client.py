@@ -182,6 +182,7 @@ class RegistryClient:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UpstreamError(UNAVAILABLE, f"Cannot reach {what}: {url} is not an http(s) URL.")
+        connection: http.client.HTTPConnection
         if parts.scheme == "https":
             connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
                                                      context=ssl.create_default_context())

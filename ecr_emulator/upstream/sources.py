@@ -17,7 +17,7 @@ class HttpSource:
 
     def __init__(self, client: RegistryClient, store: Store, account: str, region: str):
         self.client = client
-        self.blobs = store.blobs
+        self.store = store
         self.account = account
         self.region = region
 
@@ -35,7 +35,7 @@ class HttpSource:
 
     def fetch_blob(self, repository: str, digest: str) -> None:
         try:
-            self.blobs.put(self.account, self.region, self.client.blob(repository, digest), digest)
+            self.store.blob_store().put(self.account, self.region, self.client.blob(repository, digest), digest)
         except blob_store.DigestMismatchError as exc:
             raise UpstreamError(UNAVAILABLE, f"The upstream registry sent blob {digest} of {repository} with the "
                                              f"content of {exc.actual}; nothing was cached.") from None
@@ -86,6 +86,6 @@ class EcrSource:
     def fetch_blob(self, repository: str, digest: str) -> None:
         with self.store.lock:
             self._repository(repository)
-        if not self.store.blobs.copy_between(self.upstream.account, self.upstream.region, self.account,
-                                             self.region, digest):
+        if not self.store.blob_store().copy_between(self.upstream.account, self.upstream.region, self.account,
+                                                    self.region, digest):
             raise UpstreamError(NOT_FOUND, f"The upstream registry {self.upstream.account} has no blob {digest}.")
