@@ -1,42 +1,43 @@
 #!/usr/bin/env python3
 """Server CPU per request and scale figures, side by side: ecr-emulator, the Flask floor app, and moto's server.
 
-Runs the shared harness (``../shared/bench/control_plane.py`` beside this repository) with the same boto3 workload
-against each server and prints its table and ratios. moto is measured when ``moto_server`` is installed
-(``pip install 'moto[server]'``). The floor app is the floor only under waitress (without it, it falls back to
-werkzeug's slower server), so this refuses to run without waitress: ``pip install -e '.[bench]'`` installs both.
+The same boto3 workload (``harness.py``) runs against the floor app (``floor_app.py`` under waitress: the least a
+Flask-based ECR server can spend), the emulator (``python -m ecr_emulator``) and moto's server
+(``python -m moto.server``), one after the other, and prints one line each and the ratios the README quotes: the
+emulator against the floor, moto against the emulator. ``pip install -e '.[bench]'`` installs waitress and
+``moto[server]``; without moto's server, or with ``--no-moto``, moto is left out.
 
-usage: python benchmarks/control_plane.py [--scale N] [--no-moto] [extra harness flags...]
+usage: python benchmarks/control_plane.py [--no-moto] [--threads 4] [--repos 5] [--images 40] [--scale 2000] [--json]
 """
 
 import argparse
 import importlib.util
 import os
-import shutil
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--no-moto", action="store_true")
-    args, rest = parser.parse_known_args()
+    harness.require_linux()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-moto", action="store_true", help="leave moto's server out")
+    harness.add_arguments(parser)
+    args = parser.parse_args()
     if importlib.util.find_spec("waitress") is None:
         print("the floor app must run under waitress: pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    harness = os.path.join(HARNESS, "control_plane.py")
-    if not os.path.exists(harness):
-        print(f"the shared harness is not at {harness}", file=sys.stderr)
-        return 2
-    commands = [f"floor={sys.executable} {os.path.join(HARNESS, 'flask_floor.py')} {{port}}",
-                f"emulator={sys.executable} -m ecr_emulator --port {{port}} --log-level WARNING"]
-    if not args.no_moto and shutil.which("moto_server"):
-        commands.append("moto=moto_server -p {port}")
-    cmd = [sys.executable, harness, *[f"--cmd={c}" for c in commands], *rest]
-    return subprocess.call(cmd, cwd=ROOT)
+    python = sys.executable
+    servers = [("floor", f"{python} {os.path.join(HERE, 'floor_app.py')} {{port}}"),
+               ("emulator", f"{python} -m ecr_emulator --port {{port}} --log-level WARNING")]
+    if not args.no_moto:
+        if importlib.util.find_spec("flask_cors") is None or importlib.util.find_spec("moto") is None:
+            print("moto's server is not installed (pip install -e '.[bench]'); measuring without it", file=sys.stderr)
+        else:
+            servers.append(("moto", f"{python} -m moto.server -p {{port}}"))
+    return harness.run(servers, [("emulator", "floor"), ("moto", "emulator")], args)
 
 
 if __name__ == "__main__":

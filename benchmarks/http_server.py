@@ -1,59 +1,58 @@
 #!/usr/bin/env python3
-"""The cost of the HTTP server alone: one bare WSGI app (canned ECR replies, no Flask, no state) under waitress and
-under the emulator's own server (``ecr_emulator.serving``), through the shared control-plane harness in one run.
-This is the measurement behind the choice of server; it needs waitress (``pip install -e '.[bench]'``).
+"""The cost of the HTTP server alone: one bare WSGI app (the floor app's canned replies, without Flask and without
+state) served by waitress and by the emulator's own server (``ecr_emulator.serving``), measured with the same boto3
+workload (``harness.py``) in one run. This is the measurement behind the choice of server; it needs waitress
+(``pip install -e '.[bench]'``).
 
-usage: python benchmarks/http_server.py [extra harness flags...]
+usage: python benchmarks/http_server.py [--threads 4] [--repos 5] [--images 40] [--scale 2000] [--json]
+       python benchmarks/http_server.py --serve {waitress,ecr} PORT   (one server, as the benchmark starts it)
 """
 
-import json
+import argparse
+import importlib.util
 import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(os.path.dirname(ROOT), "shared", "bench")
-HARNESS = os.path.join(BENCH, "control_plane.py")
+import harness
+from floor_app import canned_reply
 
 
-def bare_app(replies: dict):
-    """A WSGI app giving the floor app's canned replies (``flask_floor.REPLIES``) without Flask."""
-    def app(environ, start_response):
-        operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
-        params = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
-        body = json.dumps(replies[operation](params)).encode()
-        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
-                                  ("Content-Length", str(len(body)))])
-        return [body]
-    return app
+def bare_app(environ, start_response):
+    """The floor app's replies as a plain WSGI callable, so only the server around it differs."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = canned_reply(environ.get("HTTP_X_AMZ_TARGET", ""), environ["wsgi.input"].read(length))
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def serve(kind: str, port: int) -> None:
-    sys.path.insert(0, BENCH)
-    from flask_floor import REPLIES
-
-    app = bare_app(REPLIES)
     if kind == "waitress":
         import waitress
 
-        waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True)
-        return
-    from ecr_emulator.serving import Server
+        waitress.serve(bare_app, host="127.0.0.1", port=port, threads=8, _quiet=True)
+    else:
+        from ecr_emulator.serving import Server
 
-    Server(app, "127.0.0.1", port).run()
+        Server(bare_app, "127.0.0.1", port).run()
 
 
 def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], int(sys.argv[3]))
+    harness.require_linux()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", nargs=2, metavar=("SERVER", "PORT"), help=argparse.SUPPRESS)
+    harness.add_arguments(parser)
+    args = parser.parse_args()
+    if args.serve:
+        if args.serve[0] not in ("waitress", "ecr") or not args.serve[1].isdigit():
+            parser.error("--serve takes waitress or ecr, and a port")
+        serve(args.serve[0], int(args.serve[1]))
         return 0
-    if not os.path.exists(HARNESS):
-        print(f"the shared harness is not at {HARNESS}", file=sys.stderr)
+    if importlib.util.find_spec("waitress") is None:
+        print("this compares against waitress: pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    me = os.path.abspath(__file__)
-    commands = [f"waitress={sys.executable} {me} --serve waitress {{port}}",
-                f"ecr-server={sys.executable} {me} --serve ecr {{port}}"]
-    return subprocess.call([sys.executable, HARNESS, *[f"--cmd={c}" for c in commands], *sys.argv[1:]], cwd=ROOT)
+    me = f"{sys.executable} {os.path.abspath(__file__)} --serve"
+    servers = [("waitress", f"{me} waitress {{port}}"), ("ecr-server", f"{me} ecr {{port}}")]
+    return harness.run(servers, [("ecr-server", "waitress")], args)
 
 
 if __name__ == "__main__":
