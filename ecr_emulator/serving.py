@@ -43,6 +43,7 @@ import io
 import logging
 import os
 import re
+import select
 import socket
 import ssl
 import struct
@@ -79,6 +80,9 @@ DRAIN_LIMIT = 64 * 1024 * 1024
 # How long a connection closed with request bytes unread still reads and drops them, so the client can read the
 # reply before the close resets the connection.
 LINGER_SECONDS = 2.0
+# The accept loop wakes at least this often, so a signal the kernel delivered to another thread (SIGTERM, SIGINT)
+# reaches its Python handler, which only the main thread runs, without waiting for the next connection.
+ACCEPT_WAKE_SECONDS = 0.5
 _TLS_HANDSHAKE = b"\x16"
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])\r?\n")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -616,8 +620,10 @@ class Server:
         watcher.start()
         while not self.closing:
             try:
+                if not select.select([self.listener], [], [], ACCEPT_WAKE_SECONDS)[0]:
+                    continue
                 sock, address = self.listener.accept()
-            except OSError:
+            except (OSError, ValueError):
                 if not self.closing:
                     time.sleep(0.05)
                 continue

@@ -548,3 +548,27 @@ def test_a_json_api_body_that_breaks_chunked_framing_is_a_serialization_error(ec
         status, headers, body = read_reply(rfile)
         assert status == 400 and json.loads(body)["__type"] == "SerializationException"
         assert headers["connection"] == "close" and rfile.read() == b""
+
+
+def test_sigterm_delivered_to_a_worker_thread_still_stops_the_server():
+    """The kernel may hand a process signal to any thread, but only the main thread runs Python's handler; the
+    accept loop must wake to run it instead of waiting for the next connection."""
+    import ctypes
+    import os
+    import platform
+    import signal
+
+    from ecr_emulator.testing import running_server
+
+    tgkill = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
+    if tgkill is None:
+        pytest.skip(f"no tgkill(2) number known for {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    with running_server() as server:
+        server.client().describe_repositories()
+        pid = server.process.pid
+        workers = [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
+        assert workers, "the server runs more than its main thread"
+        assert libc.syscall(tgkill, pid, workers[0], signal.SIGTERM) == 0, ctypes.get_errno()
+        server.process.wait(timeout=5)
+        assert server.process.returncode == 0
