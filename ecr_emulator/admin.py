@@ -18,6 +18,7 @@ from . import __version__, archive
 from .models import lifecycle
 from .models.blobs import fault_reason, is_disk_fault
 from .persistence import StateWriteError
+from .protocol import refuse_non_json_number
 
 blueprint = Blueprint("admin", __name__)
 
@@ -140,7 +141,7 @@ _CLOCK_USAGE = "send one of {\"advance\": SECONDS}, {\"set\": ISO-8601}, {\"real
 @blueprint.post("/_emulator/clock")
 def move_clock():
     try:
-        body = json.loads(g.admin_body)
+        body = json.loads(g.admin_body, parse_constant=refuse_non_json_number)
     except ValueError:
         body = None
     clock = _store().clock

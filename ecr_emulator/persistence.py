@@ -70,6 +70,9 @@ def write_atomically(path: str, chunks: Iterable[bytes]) -> None:
     except OSError as exc:
         _remove(tmp)
         raise StateWriteError(f"cannot write {path}: {_describe(exc)}") from None
+    except BaseException:
+        _remove(tmp)
+        raise
     try:
         _fsync_dir(os.path.dirname(path) or ".")
     except OSError as exc:
@@ -287,7 +290,10 @@ class Persistence:
             fd = self._journal_fd if self._journal_fd is not None else self._open_journal()
             if self._needs_rewind:
                 self._rewind(fd)
-            data = state_format.encode_record(record)
+            try:
+                data = state_format.encode_record(record)
+            except (TypeError, ValueError) as exc:
+                raise StateWriteError(f"cannot journal the change: {exc}") from None
             try:
                 _write_all(fd, data)
                 os.fsync(fd)

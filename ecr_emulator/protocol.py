@@ -61,6 +61,11 @@ def _read_body(stream, length: int | None, max_bytes: int) -> bytes:
     return b"".join(pieces)
 
 
+def refuse_non_json_number(name: str):
+    """``NaN`` and ``Infinity`` are Python's extensions to JSON, not JSON: refused like any other invalid body."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _params(environ: dict, max_bytes: int) -> dict:
     """The request's JSON object. The body is read from the WSGI environ rather than through werkzeug's request
     properties, which cost a third of this endpoint's own time: a declared length is read exactly, an undeclared one
@@ -86,7 +91,7 @@ def _params(environ: dict, max_bytes: int) -> dict:
     if not raw.strip():
         return {}
     try:
-        params = json.loads(raw.decode("utf-8"))
+        params = json.loads(raw.decode("utf-8"), parse_constant=refuse_non_json_number)
     except UnicodeDecodeError:
         raise errors.SerializationException("The request body is not valid UTF-8") from None
     except RecursionError:

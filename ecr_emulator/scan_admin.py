@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from .admin import token_refusal
 from .models import scan_findings, scans
 from .persistence import StateWriteError
+from .protocol import refuse_non_json_number
 
 blueprint = Blueprint("scan_admin", __name__)
 
@@ -40,7 +41,7 @@ def declare():
     if len(data) > MAX_BODY_BYTES:
         return _refused("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
     try:
-        body = json.loads(data)
+        body = json.loads(data, parse_constant=refuse_non_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return _refused("body", "not a JSON document")
     config = current_app.config["ECR"]

@@ -1,6 +1,7 @@
 """Identity (account from the access key, region from the credential scope), isolation, and the admin API."""
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -68,3 +69,13 @@ def test_clock_can_be_moved(ecr_emulator):
     assert repo["createdAt"].isoformat() >= moved[:10]
     assert server.admin("/_emulator/clock", {"set": "2030-01-02T03:04:05Z"})["now"].startswith("2030-01-02T03:04")
     assert server.admin("/_emulator/clock", {"real": True})["now"] < "2030"
+
+
+@pytest.mark.parametrize("body", [b'{"advance": NaN}', b'{"advance": Infinity}', b'{"advance": -Infinity}'])
+def test_the_clock_refuses_numbers_that_are_not_json(ecr_emulator, body):
+    before = ecr_emulator.admin("/_emulator/clock")["now"]
+    request = urllib.request.Request(ecr_emulator.endpoint + "/_emulator/clock", data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+    assert ecr_emulator.admin("/_emulator/clock")["now"] >= before

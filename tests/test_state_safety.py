@@ -344,3 +344,36 @@ def test_a_journal_record_of_the_wrong_shape_refuses_the_start_naming_it(tmp_pat
     header = state_format.journal_header(0)
     (state / "journal.0").write_bytes(header + state_format.encode_record(record))
     assert_refused(start(state), str(state / "journal.0"), f"at byte {len(header)}", "not a record")
+
+
+@pytest.mark.parametrize("body", ['{"repositoryName": "app", "junk": NaN}',
+                                  '{"repositoryName": "app", "tags": [{"Key": "k", "Value": "v", "x": Infinity}]}'])
+def test_a_body_with_nan_or_infinity_is_not_json_and_changes_nothing(tmp_path, body):
+    from ecr_emulator.app import create_app
+    from ecr_emulator.config import Config
+
+    app = create_app(Config(state_dir=str(tmp_path / "state")))
+    client = app.test_client()
+    reply = client.post("/", data=body, headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+        "Content-Type": "application/x-amz-json-1.1"})
+    assert reply.status_code == 400 and json.loads(reply.data)["__type"] == "SerializationException"
+    assert _call(app, "DescribeRepositories", {})[1]["repositories"] == []
+    app.config["ECR_STORE"].persistence.close()
+
+
+def test_a_change_that_cannot_be_journaled_is_undone(tmp_path, monkeypatch):
+    from ecr_emulator.app import create_app
+    from ecr_emulator.config import Config
+
+    app = create_app(Config(state_dir=str(tmp_path / "state")))
+
+    def unencodable(record):
+        raise ValueError("Out of range float values are not JSON compliant")
+
+    monkeypatch.setattr(state_format, "encode_record", unencodable)
+    status, body = _call(app, "CreateRepository", {"repositoryName": "app"})
+    assert status == 500 and "cannot journal the change" in body["message"]
+    monkeypatch.undo()
+    assert _call(app, "DescribeRepositories", {})[1]["repositories"] == []
+    app.config["ECR_STORE"].persistence.close()
