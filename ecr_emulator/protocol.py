@@ -103,21 +103,27 @@ def _params(environ: dict, max_bytes: int) -> dict:
     return params
 
 
-def apply(ctx: RequestContext, operation: str, params: dict) -> dict:
-    """Validate ``params`` against the operation's input shape, run its handler and render the output shape."""
+def _handle(ctx: RequestContext, operation: str, params: dict) -> dict:
+    """Validate ``params`` against the operation's input shape, authorize the caller and run the handler."""
     params = validate(operation, params)
     authorization.check_operation(ctx, operation, params)
     handler = handlers.handler_for(operation)
     if handler is None:
         raise errors.UnsupportedOperationException(f"The emulator does not implement {operation} yet")
-    return serialize(operation, handler(ctx, params))
+    return handler(ctx, params)
+
+
+def apply(ctx: RequestContext, operation: str, params: dict) -> dict:
+    """Run the operation and render its output shape, without journaling it (replays use this)."""
+    return serialize(operation, _handle(ctx, operation, params))
 
 
 def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
     """``apply``, made durable first with a state directory: a mutation and its journal record happen under the
     store lock, so the journal's order is the order in which the changes were made, and the record is durable
-    before the reply is sent. A record that cannot be written undoes the change and answers ``ServerException``.
-    A pull through a pull through cache rule fetches from the upstream first, outside the store lock."""
+    before the reply is rendered and sent. A record that cannot be written undoes the change and answers
+    ``ServerException``. A pull through a pull through cache rule fetches from the upstream first, outside the store
+    lock."""
     pull_through.prepare(ctx, operation, params)
     store = ctx.store
     if store.persistence is None or not journaled(operation):
@@ -125,14 +131,14 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
     with store.lock:
         now = ctx.clock.now()
         with ctx.clock.frozen_at(now):
-            result = apply(ctx, operation, params)
+            result = _handle(ctx, operation, params)
         try:
             store.persistence.append({"op": operation, "account": ctx.account, "region": ctx.region, "now": now,
                                       "params": params})
         except StateWriteError as exc:
             raise errors.ServerException(f"The change was not made: {exc}") from None
         store.notify("committed")
-    return result
+    return serialize(operation, result)
 
 
 @blueprint.post("/")
