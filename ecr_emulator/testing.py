@@ -25,9 +25,9 @@ import time
 import pytest
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -74,14 +74,16 @@ def _admin_token(args: tuple[str, ...], env: dict) -> str | None:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, env: dict | None = None, timeout: float = 15.0):
-    """Start ``python -m ecr_emulator`` on a free 127.0.0.1 port with extra ``args``; stop it on exit."""
+def running_server(*args: str, env: dict | None = None, timeout: float = 15.0, host: str = "127.0.0.1",
+                   port: int | None = None):
+    """Start ``python -m ecr_emulator`` on ``host``:``port`` (a free port by default) with extra ``args``; stop it on
+    exit."""
     import urllib.request
 
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    port = port or free_port(host)
+    endpoint = f"http://{host}:{port}"
     env = {**os.environ, **(env or {})}
-    process = subprocess.Popen([sys.executable, "-m", "ecr_emulator", "--host", "127.0.0.1", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "ecr_emulator", "--host", host, "--port", str(port),
                                 "--log-level", "WARNING", *args],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = process.stderr

@@ -6,20 +6,16 @@ answer on port 443 (clients given AWS host names without a port) bind a loopback
 127.83.0.1, so they never meet another process's port 443.
 """
 
-import contextlib
 import os
 import pathlib
 import random
 import shutil
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from ecr_emulator.testing import EmulatorServer
+from ecr_emulator.testing import running_server
 
 
 def require_e2e(condition: bool, reason: str) -> None:
@@ -37,12 +33,6 @@ def require_private_hosts() -> None:
     require_e2e(probe.returncode == 0, f"unshare --mount is not permitted here: {probe.stderr.strip()}")
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def loopback_address() -> str:
     """A loopback address of this test's own, free on port 443."""
     for _ in range(50):
@@ -56,35 +46,10 @@ def loopback_address() -> str:
     raise RuntimeError("no free loopback address on port 443")
 
 
-@contextlib.contextmanager
 def emulator(*args: str, host: str = "127.0.0.1", port: int | None = None, timeout: float = 20.0):
     """``python -m ecr_emulator`` on ``host``:``port`` (a free port by default) with extra ``args``; its plain
     HTTP endpoint while it runs, stopped on exit."""
-    port = port or free_port(host)
-    endpoint = f"http://{host}:{port}"
-    process = subprocess.Popen([sys.executable, "-m", "ecr_emulator", "--host", host, "--port", str(port),
-                                "--log-level", "WARNING", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"ecr-emulator exited with {process.returncode}: {process.stderr.read().decode()}")
-            try:
-                with urllib.request.urlopen(endpoint + "/_emulator/health", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("ecr-emulator did not become ready") from None
-                time.sleep(0.05)
-        yield EmulatorServer(endpoint, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+    return running_server(*args, host=host, port=port, timeout=timeout)
 
 
 def run_with_hosts(hosts_file: pathlib.Path, argv: list[str], env: dict, timeout: float = 300):
