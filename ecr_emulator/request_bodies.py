@@ -10,6 +10,7 @@ own (``limit_to``; the JSON API lowers it to ``--max-body-bytes``). A declared l
 the application from the head.
 """
 
+import abc
 import re
 
 from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestEntityTooLarge
@@ -29,7 +30,7 @@ class BodyTooLarge(RequestEntityTooLarge):
     """A chunked body whose chunk sizes pass its limit."""
 
 
-class _Body:
+class _Body(abc.ABC):
     def __init__(self, rfile, send_continue=None):
         self._rfile = rfile
         self._send_continue = send_continue
@@ -59,8 +60,9 @@ class _Body:
         self.broken = True
         return MalformedBody(message)
 
+    @abc.abstractmethod
     def readline(self, size: int | None = -1) -> bytes:
-        raise NotImplementedError
+        """One line of the body (at most ``size`` bytes); each kind of body frames its lines its own way."""
 
     def __iter__(self):
         while line := self.readline():
