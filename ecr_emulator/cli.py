@@ -50,14 +50,6 @@ def _check_admin_token(parser: argparse.ArgumentParser, token: str | None) -> No
         parser.error("--admin-token (ECR_EMULATOR_ADMIN_TOKEN) must be printable ASCII characters without spaces")
 
 
-def _number(parser: argparse.ArgumentParser, text: str, kind, flag: str, variable: str):
-    """``text`` (from ``flag`` or ``ECR_EMULATOR_<variable>``) as a ``kind``; a one-line error naming both if not."""
-    try:
-        return kind(text)
-    except ValueError:
-        parser.error(f"{flag} (ECR_EMULATOR_{variable}) must be a number, not {text!r}")
-
-
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = _Parser(prog="ecr-emulator", description="An AWS-compatible Amazon ECR emulator.")
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (ECR_EMULATOR_HOST)")
@@ -109,11 +101,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--seed", default=_env("SEED"), metavar="FILE",
                         help="load this seed file (JSON, or TOML) at start; with --state-dir only into an empty "
                              "state (ECR_EMULATOR_SEED)")
-    parser.add_argument("--header-timeout", default=_env("HEADER_TIMEOUT", str(Config.header_timeout)),
-                        metavar="SECONDS",
+    parser.add_argument("--header-timeout", type=float,
+                        default=_env_number(parser, "HEADER_TIMEOUT", float, Config.header_timeout), metavar="SECONDS",
                         help="a request head must arrive within SECONDS of its first byte (of the connection, for "
                              "its first request), or the connection is closed (ECR_EMULATOR_HEADER_TIMEOUT)")
-    parser.add_argument("--min-body-rate", default=_env("MIN_BODY_RATE", str(Config.min_body_rate)),
+    parser.add_argument("--min-body-rate", type=int,
+                        default=_env_number(parser, "MIN_BODY_RATE", int, Config.min_body_rate),
                         metavar="BYTES_PER_SECOND",
                         help=f"after {Config.body_grace:g} s, a request body must arrive at this rate or its "
                              "connection is closed; 0 turns the check off (ECR_EMULATOR_MIN_BODY_RATE)")
@@ -128,12 +121,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
         upstream_endpoints = dict(upstream.parse_endpoint(e) for e in args.upstream_endpoint)
     except upstream.SettingsError as exc:
         parser.error(str(exc))
-    header_timeout = _number(parser, args.header_timeout, float, "--header-timeout", "HEADER_TIMEOUT")
-    if not 0 < header_timeout < float("inf"):
+    if not 0 < args.header_timeout < float("inf"):
         parser.error("--header-timeout (ECR_EMULATOR_HEADER_TIMEOUT) must be a positive number of seconds, "
                      f"not {args.header_timeout!r}")
-    min_body_rate = _number(parser, args.min_body_rate, int, "--min-body-rate", "MIN_BODY_RATE")
-    if min_body_rate < 0:
+    if args.min_body_rate < 0:
         parser.error("--min-body-rate (ECR_EMULATOR_MIN_BODY_RATE) must be a number of bytes a second, 0 or "
                      f"more, not {args.min_body_rate!r}")
     if not 0 <= args.port <= 65535:
@@ -155,7 +146,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                     max_body_bytes=args.max_body_bytes, admin_token=args.admin_token,
                     max_import_bytes=args.max_import_bytes, scan_seconds=args.scan_seconds,
                     upstream_credentials=upstream_credentials, upstream_endpoints=upstream_endpoints,
-                    seed=args.seed, header_timeout=header_timeout, min_body_rate=min_body_rate)
+                    seed=args.seed, header_timeout=args.header_timeout, min_body_rate=args.min_body_rate)
     _host_and_tls_config(parser, args, config)
     return config
 
