@@ -348,6 +348,17 @@ def test_ownership_travels_in_an_archive(tmp_path):
         assert (head(reg, "team/app", digest), head(reg, "team/other", digest)) == (200, 404)
 
 
+def assert_each_repository_holds_what_its_images_name(state) -> None:
+    """A server on ``state`` serves team/app's image blobs through team/app and nothing of them through team/other."""
+    with running_server("--state-dir", str(state)) as server:
+        ecr = server.client()
+        reg = RegistryClient(server.endpoint, ecr)
+        status, _, body = reg.request("GET", f"/v2/team/app/blobs/{sha(LAYER)}")
+        assert status == 200 and body == LAYER
+        assert available(ecr, "team/app", sha(CONFIG))
+        assert head(reg, "team/other", sha(LAYER)) == 404
+
+
 def test_a_state_directory_written_before_ownership_is_still_read(tmp_path):
     """Such a state has blob files and journaled pushes but no record of who received what: each repository holds
     the blobs its images name."""
@@ -361,13 +372,7 @@ def test_a_state_directory_written_before_ownership_is_still_read(tmp_path):
                                                  "imageTag": "v1"}})
     (state / "journal.0").write_bytes(state_format.journal_header(0) + b"".join(state_format.encode_record(
         {"account": ACCOUNT, "region": "us-east-1", "now": 1.7e9, **record}) for record in records))
-    with running_server("--state-dir", str(state)) as server:
-        ecr = server.client()
-        reg = RegistryClient(server.endpoint, ecr)
-        status, _, body = reg.request("GET", f"/v2/team/app/blobs/{sha(LAYER)}")
-        assert status == 200 and body == LAYER
-        assert available(ecr, "team/app", sha(CONFIG))
-        assert head(reg, "team/other", sha(LAYER)) == 404
+    assert_each_repository_holds_what_its_images_name(state)
 
 
 def test_a_snapshot_written_before_ownership_is_still_read(tmp_path):
@@ -385,13 +390,7 @@ def test_a_snapshot_written_before_ownership_is_still_read(tmp_path):
     for registry in registries.values():
         del registry.blob_links
     snapshot.write_bytes(b"".join(state_format.snapshot_records(registries, generation)))
-    with running_server("--state-dir", str(state)) as server:
-        ecr = server.client()
-        reg = RegistryClient(server.endpoint, ecr)
-        status, _, body = reg.request("GET", f"/v2/team/app/blobs/{sha(LAYER)}")
-        assert status == 200 and body == LAYER
-        assert available(ecr, "team/app", sha(CONFIG))
-        assert head(reg, "team/other", sha(LAYER)) == 404
+    assert_each_repository_holds_what_its_images_name(state)
 
 
 @pytest.mark.parametrize("mounting", ["DISABLED", "ENABLED"])

@@ -9,6 +9,7 @@ Debian tools skip without them unless ECR_EMULATOR_REQUIRE_E2E=1.
 """
 
 import base64
+import contextlib
 import json
 import subprocess
 import sys
@@ -257,15 +258,21 @@ def test_cached_images_survive_a_restart_and_move_with_export(distribution, tmp_
 
 # Against the in-process fake upstream and no upstream at all.
 
+@contextlib.contextmanager
+def ghcr_cache(fake_upstream, tmp_path, *args: str):
+    """A server whose rule ``ghcr`` caches ghcr.io, served by ``fake_upstream`` with its user's credentials."""
+    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
+    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}", "--upstream-credentials", secrets,
+                        *args) as server:
+        server.client().create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
+                                                       credentialArn=GHCR_SECRET)
+        yield server
+
 def test_bearer_token_flow_and_a_digest_mismatch_or_a_cut_refused(fake_upstream, tmp_path):
     good = fake_upstream.add_image("org/app", "v1", b"honest layer")
     bad = fake_upstream.add_image("org/other", "v1", b"layer the upstream will tamper with")
-    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
-    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}",
-                        "--upstream-credentials", secrets) as server:
+    with ghcr_cache(fake_upstream, tmp_path) as server:
         ecr = server.client()
-        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
-                                           credentialArn=GHCR_SECRET)
         assert ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="ghcr")["isValid"] is True
         assert manifest_of(v2(server), "ghcr/org/app", "v1")[1] == good
         assert any(request.startswith("/token?") and "scope=repository%3Aorg%2Fapp%3Apull" in request
@@ -298,12 +305,8 @@ def test_a_manifest_that_is_not_the_digest_asked_for_is_refused(fake_upstream, t
     digest = fake_upstream.add_image("org/app", "v1", b"layer")
     forged = "sha256:" + "0" * 64
     fake_upstream.manifests[("org/app", forged)] = fake_upstream.manifests[("org/app", digest)]
-    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
-    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}",
-                        "--upstream-credentials", secrets) as server:
+    with ghcr_cache(fake_upstream, tmp_path) as server:
         ecr = server.client()
-        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
-                                           credentialArn=GHCR_SECRET)
         ecr.create_repository(repositoryName="ghcr/org/app")
         [failure] = ecr.batch_get_image(repositoryName="ghcr/org/app",
                                         imageIds=[{"imageDigest": forged}])["failures"]
@@ -313,12 +316,8 @@ def test_a_manifest_that_is_not_the_digest_asked_for_is_refused(fake_upstream, t
 
 def test_rate_limits_and_an_unreachable_upstream_map_to_ecr_failure_codes(fake_upstream, tmp_path):
     nowhere = f"http://127.0.0.1:{free_port()}"
-    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
-    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}", "--upstream-endpoint",
-                        f"quay.io={nowhere}", "--upstream-credentials", secrets) as server:
+    with ghcr_cache(fake_upstream, tmp_path, "--upstream-endpoint", f"quay.io={nowhere}") as server:
         ecr = server.client()
-        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
-                                           credentialArn=GHCR_SECRET)
         ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io")
         for name in ("ghcr/app", "quay/app"):
             ecr.create_repository(repositoryName=name)
@@ -344,12 +343,8 @@ def test_rate_limits_and_an_unreachable_upstream_map_to_ecr_failure_codes(fake_u
 def test_a_layer_read_before_its_manifest_is_fetched_alone(fake_upstream, tmp_path):
     fake_upstream.add_image("org/app", "v1", b"layer first")
     config = next(digest for digest, data in fake_upstream.blobs.items() if data.startswith(b"{"))
-    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
-    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}",
-                        "--upstream-credentials", secrets) as server:
+    with ghcr_cache(fake_upstream, tmp_path) as server:
         ecr = server.client()
-        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
-                                           credentialArn=GHCR_SECRET)
         ecr.create_repository(repositoryName="ghcr/org/app")
         layer = sha(b"layer first")
         url = ecr.get_download_url_for_layer(repositoryName="ghcr/org/app", layerDigest=layer)
@@ -365,11 +360,7 @@ def test_a_layer_read_before_its_manifest_is_fetched_alone(fake_upstream, tmp_pa
 
 def test_concurrent_pulls_of_one_missing_tag_fetch_it_once(fake_upstream, tmp_path):
     digest = fake_upstream.add_image("org/app", "v1", b"shared layer")
-    secrets = credentials_file(tmp_path, {GHCR_SECRET: fake_upstream.user})
-    with running_server("--upstream-endpoint", f"ghcr.io={fake_upstream.url}",
-                        "--upstream-credentials", secrets) as server:
-        server.client().create_pull_through_cache_rule(ecrRepositoryPrefix="ghcr", upstreamRegistryUrl="ghcr.io",
-                                                       credentialArn=GHCR_SECRET)
+    with ghcr_cache(fake_upstream, tmp_path) as server:
         clients = [server.client() for _ in range(8)]
         results, start = [], threading.Barrier(len(clients))
 
