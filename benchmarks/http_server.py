@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The cost of the HTTP server alone: one bare WSGI app (the floor app's canned replies, without Flask and without
-state) served by waitress and by the emulator's own server (``ecr_emulator.serving``), measured with the same boto3
-workload (``harness.py``) in one run. This is the measurement behind the choice of server; it needs waitress
-(``pip install -e '.[bench]'``).
+state) served by waitress and by the emulator's own server (``ecr_emulator.server.http_server``), measured with
+the same boto3 workload (``harness.py``) in one run. This is the measurement behind the choice of server; it needs
+waitress (``pip install -e '.[bench]'``).
 
 usage: python benchmarks/http_server.py [--threads 4] [--repos 5] [--images 40] [--scale 2000] [--json]
        python benchmarks/http_server.py --serve {waitress,ecr} PORT   (one server, as the benchmark starts it)
@@ -31,7 +31,7 @@ def serve(kind: str, port: int) -> None:
 
         waitress.serve(bare_app, host="127.0.0.1", port=port, threads=8, _quiet=True)
     else:
-        from ecr_emulator.serving import Server
+        from ecr_emulator.server.http_server import Server
 
         Server(bare_app, "127.0.0.1", port).run()
 

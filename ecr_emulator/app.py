@@ -8,13 +8,19 @@ import tempfile
 
 from flask import Flask
 
-from . import admin, blob_downloads, handlers, protocol, recovery, registry, scan_admin
+from . import handlers
+from .admin import routes as admin
+from .admin import scan_findings as scan_admin
+from .api import protocol
 from .config import Config
 from .models import blob_links, replication
-from .models.blobs import BlobStore
 from .models.store import Store
-from .persistence import Persistence
+from .registry import api as registry_api
+from .registry import blob_downloads
+from .registry.blob_store import BlobStore
 from .specs import model
+from .state import recovery
+from .state.persistence import Persistence
 
 
 def create_app(config: Config | None = None, store: Store | None = None) -> Flask:
@@ -42,7 +48,7 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(scan_admin.blueprint)
     app.register_blueprint(blob_downloads.blueprint)
-    app.register_blueprint(registry.blueprint)
+    app.register_blueprint(registry_api.blueprint)
     logging.getLogger(__package__).setLevel(config.log_level.upper())
     return app
 

@@ -6,9 +6,9 @@ import os
 import signal
 import sys
 
-from . import hosts
 from .config import Config
-from .upstream import settings as upstream
+from .pull_through import settings as upstream
+from .server import hosts
 
 
 class _Parser(argparse.ArgumentParser):
@@ -233,7 +233,7 @@ def show_ca(argv: list[str]) -> int:
     """``ecr-emulator ca``: where the local certificate authority is (made now if it does not exist yet) and how to
     trust it; takes the server's flags, so it names the CA that server uses."""
     config = parse_args(argv)
-    from .tls import CertificateAuthority, TlsError, ca_dir, trust_instructions
+    from .server.tls import CertificateAuthority, TlsError, ca_dir, trust_instructions
 
     try:
         authority = CertificateAuthority(ca_dir(config))
@@ -247,7 +247,7 @@ def show_ca(argv: list[str]) -> int:
 def _load_seed(app, config: Config) -> bool:
     """Load ``--seed`` into an empty state; a state directory that already holds state keeps it (the seed is a
     starting point, never merged into or written over what was saved)."""
-    from . import seed
+    from .seeds import loader as seed
 
     store = app.config["ECR_STORE"]
     if any(registry.repositories or registry.settings for registry in store.registries()):
@@ -273,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import create_app
-    from .persistence import StateDirError
-    from .serving import make_server
+    from .server.http_server import make_server
+    from .state.persistence import StateDirError
 
     try:
         app = create_app(config)
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         from .models import lifecycle
 
         lifecycle.start_periodic(app.config["ECR_STORE"], config.lifecycle_interval)
-    from .tls import TlsError
+    from .server.tls import TlsError
 
     try:
         server = make_server(app, config)

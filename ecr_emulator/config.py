@@ -3,7 +3,7 @@
 import dataclasses
 import urllib.parse
 
-from . import hosts
+from .server import hosts
 
 
 @dataclasses.dataclass

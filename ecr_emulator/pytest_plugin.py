@@ -31,7 +31,7 @@ def pytest_addoption(parser):
 @pytest.fixture
 def ecr_mock():
     """An active ``mock_ecr`` with a fresh, empty state for this test."""
-    from .mock import mock_ecr
+    from .mock.decorator import mock_ecr
 
     with mock_ecr() as mock:
         yield mock
@@ -56,7 +56,7 @@ def ecr_seed(request):
 @pytest.fixture
 def ecr_seeded(ecr_seed):
     """An active ``mock_ecr`` loaded with the seed from ``ecr_seed`` for this test."""
-    from .mock import mock_ecr
+    from .mock.decorator import mock_ecr
 
     with mock_ecr(seed=ecr_seed) as mock:
         yield mock

@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 
 from ecr_emulator import cli as cli_module
-from ecr_emulator.admin import MAX_ADMIN_BODY_BYTES
+from ecr_emulator.admin.routes import MAX_ADMIN_BODY_BYTES
 from ecr_emulator.testing import running_server
 
 TOKEN = "s3cret-Token_1"

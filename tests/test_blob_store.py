@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from ecr_emulator.models.blobs import (
+from ecr_emulator.registry.blob_store import (
     BlobStore,
     DigestMismatchError,
     InvalidDigestError,
@@ -170,7 +170,7 @@ def test_clear_removes_blobs_and_uploads(blobs):
 
 
 def test_monolithic_writes_left_by_a_crash_are_removed_when_the_store_opens(tmp_path):
-    from ecr_emulator.models.blobs import BlobStore
+    from ecr_emulator.registry.blob_store import BlobStore
 
     leftover = tmp_path / "123456789012" / "us-east-1" / "uploads" / "0b3c2f9e-6a86-4a47-9c43-0c8b1f3c9a11.put"
     leftover.parent.mkdir(parents=True)

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from ecr_emulator import protocol
+from ecr_emulator.api import protocol
 from ecr_emulator.app import create_app
 from ecr_emulator.config import Config
 from ecr_emulator.testing import running_server

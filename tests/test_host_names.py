@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 
 import sample_manifests as m
-from ecr_emulator import hosts
+from ecr_emulator.server import hosts
 from ecr_emulator.testing import running_server
 from helpers import raw_call
 from registry_client import RegistryClient

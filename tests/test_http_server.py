@@ -1,6 +1,6 @@
-"""The HTTP/1.1 server (``serving.py``) on raw sockets: framing of request and reply bodies, keep-alive, refusals of
-malformed requests, the TLS hang-up, idle and connection limits, and shutdown. Most tests run the server in-process
-around a small WSGI app that reports what it received; the last ones go through the emulator itself."""
+"""The HTTP/1.1 server (``server/http_server.py``) on raw sockets: framing of request and reply bodies, keep-alive,
+refusals of malformed requests, the TLS hang-up, idle and connection limits, and shutdown. Most tests run the server
+in-process around a small WSGI app that reports what it received; the last ones go through the emulator itself."""
 
 import contextlib
 import errno
@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from ecr_emulator import serving as http_serving
-from ecr_emulator.serving import Server
+from ecr_emulator.server import http_server as http_serving
+from ecr_emulator.server.http_server import Server
 from registry_client import RegistryClient
 
 BIG_REPLY = 256 * 1024 * 1024

@@ -13,11 +13,11 @@ import urllib.request
 import pytest
 
 import sample_manifests as m
-from ecr_emulator import persistence, state_format
 from ecr_emulator.models import blob_links
-from ecr_emulator.models.blobs import BlobStore
 from ecr_emulator.models.repository import Repository
 from ecr_emulator.models.store import Store
+from ecr_emulator.registry.blob_store import BlobStore
+from ecr_emulator.state import codec, persistence
 from ecr_emulator.testing import running_server
 from oci_layout import write_layout
 from registry_client import RegistryClient
@@ -370,7 +370,7 @@ def test_a_state_directory_written_before_ownership_is_still_read(tmp_path):
     records = [{"op": "CreateRepository", "params": {"repositoryName": name}} for name in ("team/app", "team/other")]
     records.append({"op": "PutImage", "params": {"repositoryName": "team/app", "imageManifest": manifest_of(),
                                                  "imageTag": "v1"}})
-    (state / "journal.0").write_bytes(state_format.journal_header(0) + b"".join(state_format.encode_record(
+    (state / "journal.0").write_bytes(codec.journal_header(0) + b"".join(codec.encode_record(
         {"account": ACCOUNT, "region": "us-east-1", "now": 1.7e9, **record}) for record in records))
     assert_each_repository_holds_what_its_images_name(state)
 
@@ -386,10 +386,10 @@ def test_a_snapshot_written_before_ownership_is_still_read(tmp_path):
         pass  # starting folds the journal into the snapshot
     snapshot = state / persistence.SNAPSHOT
     with open(snapshot, "rb") as f:
-        registries, generation = state_format.read_snapshot(f, str(snapshot))
+        registries, generation = codec.read_snapshot(f, str(snapshot))
     for registry in registries.values():
         del registry.blob_links
-    snapshot.write_bytes(b"".join(state_format.snapshot_records(registries, generation)))
+    snapshot.write_bytes(b"".join(codec.snapshot_records(registries, generation)))
     assert_each_repository_holds_what_its_images_name(state)
 
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests
-from ecr_emulator import state_format
+from ecr_emulator.state import codec
 from ecr_emulator.testing import running_server
 
 
@@ -51,20 +51,20 @@ def test_reset_clears_the_state_directory(tmp_path):
 
 def test_a_torn_journal_record_is_ignored_and_a_damaged_one_before_intact_ones_is_corruption(tmp_path):
     path = tmp_path / "journal"
-    good = state_format.encode_record({"op": "CreateRepository", "n": 1})
-    torn = state_format.encode_record({"op": "CreateRepository", "n": 2})[:-7]
+    good = codec.encode_record({"op": "CreateRepository", "n": 1})
+    torn = codec.encode_record({"op": "CreateRepository", "n": 2})[:-7]
     path.write_bytes(good + torn)
     with open(path, "rb") as f:
-        records = state_format.iter_records(f)
+        records = codec.iter_records(f)
         assert next(records)[1]["n"] == 1
-        with pytest.raises(state_format.BadRecord) as torn_tail:
+        with pytest.raises(codec.BadRecord) as torn_tail:
             next(records)
     assert torn_tail.value.offset == len(good) and not torn_tail.value.intact_after
     corrupt = bytearray(good)
     corrupt[-3] ^= 1
     path.write_bytes(bytes(corrupt) + good)
-    with open(path, "rb") as f, pytest.raises(state_format.BadRecord) as damaged:
-        next(state_format.iter_records(f))
+    with open(path, "rb") as f, pytest.raises(codec.BadRecord) as damaged:
+        next(codec.iter_records(f))
     assert damaged.value.offset == 0 and damaged.value.intact_after
     assert "checksum" in damaged.value.reason
 

@@ -5,8 +5,8 @@ principalArn pattern (users and roles only) can never name; the exclusion path i
 with the caller's principal substituted, and through boto3 for the root caller."""
 
 import sample_manifests as sm
+from ecr_emulator.api.context import RequestContext
 from ecr_emulator.config import Config
-from ecr_emulator.context import RequestContext
 from ecr_emulator.handlers import images as image_handlers
 from ecr_emulator.handlers import repositories
 from ecr_emulator.handlers import settings as settings_handlers

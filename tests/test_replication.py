@@ -320,7 +320,7 @@ def test_replication_and_statuses_survive_a_restart(tmp_path):
 
 
 def test_blob_store_links_a_blob_into_another_registry_or_copies_it(tmp_path, monkeypatch):
-    from ecr_emulator.models import blobs
+    from ecr_emulator.registry import blob_store as blobs
 
     store = blobs.BlobStore(tmp_path)
     digest, _ = store.put(ACCOUNT, HOME, [b"layer bytes"])

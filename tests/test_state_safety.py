@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests
-from ecr_emulator import persistence, state_format
+from ecr_emulator.state import codec, persistence
 from ecr_emulator.testing import free_port, running_server
 from registry_client import RegistryClient
 from test_export_import import tar_of
@@ -85,8 +85,8 @@ def test_a_snapshot_naming_code_or_foreign_attributes_is_refused(tmp_path, value
     state = tmp_path / "state"
     state.mkdir()
     (state / "state.snapshot").write_bytes(
-        state_format.encode_record({"format": "ecr-emulator-snapshot", "version": 2, "generation": 1})
-        + state_format.encode_record({"registry": value}) + state_format.encode_record({"end": 1}))
+        codec.encode_record({"format": "ecr-emulator-snapshot", "version": 2, "generation": 1})
+        + codec.encode_record({"registry": value}) + codec.encode_record({"end": 1}))
     assert_refused(start(state), str(state / "state.snapshot"), fault)
 
 
@@ -124,8 +124,8 @@ def test_a_torn_journal_tail_warning_names_the_file_and_offset(tmp_path, caplog)
     state.mkdir()
     record = {"op": "CreateRepository", "account": "123456789012", "region": "us-east-1", "now": 1.0,
               "params": {"repositoryName": "kept"}}
-    intact = state_format.journal_header(0) + state_format.encode_record(record)
-    journal.write_bytes(intact + state_format.encode_record(record)[:-4])
+    intact = codec.journal_header(0) + codec.encode_record(record)
+    journal.write_bytes(intact + codec.encode_record(record)[:-4])
     store = _open(state, caplog)
     assert list(store.registry("123456789012", "us-east-1").repositories) == ["kept"]
     assert [r for r in caplog.records if f"{journal} ends with a torn record at byte {len(intact)}" in r.getMessage()]
@@ -137,10 +137,10 @@ def test_a_damaged_journal_record_before_intact_ones_refuses_the_start(tmp_path)
     state.mkdir()
     record = {"op": "CreateRepository", "account": "123456789012", "region": "us-east-1", "now": 1.0,
               "params": {"repositoryName": "kept"}}
-    header = state_format.journal_header(0)
-    damaged = bytearray(state_format.encode_record(record))
+    header = codec.journal_header(0)
+    damaged = bytearray(codec.encode_record(record))
     damaged[-4] ^= 0x20
-    (state / "journal.0").write_bytes(header + bytes(damaged) + state_format.encode_record(record))
+    (state / "journal.0").write_bytes(header + bytes(damaged) + codec.encode_record(record))
     assert_refused(start(state), str(state / "journal.0"), f"at byte {len(header)}", "corrupt")
 
 
@@ -190,11 +190,11 @@ def test_the_codec_keeps_shared_objects_shared_and_refuses_unknown_types():
     registry = Registry("123456789012", "us-east-1")
     registry.settings = {"a": (1, b"\xff\x00", {"x"}), ("k", 1): b"text", "$dollar": None}
     registry.repositories = {"one": registry, "two": registry}
-    decoded = state_format.decode_value(json.loads(json.dumps(state_format.encode_value(registry))))
+    decoded = codec.decode_value(json.loads(json.dumps(codec.encode_value(registry))))
     assert decoded.repositories["one"] is decoded and decoded.repositories["two"] is decoded
     assert decoded.settings == registry.settings
     with pytest.raises(TypeError):
-        state_format.encode_value(object())
+        codec.encode_value(object())
 
 
 def _fail_writes(monkeypatch, failures: list):
@@ -341,8 +341,8 @@ def test_a_full_disk_refuses_writes_with_the_reason_and_loses_no_acknowledged_wr
 def test_a_journal_record_of_the_wrong_shape_refuses_the_start_naming_it(tmp_path, record):
     state = tmp_path / "state"
     state.mkdir()
-    header = state_format.journal_header(0)
-    (state / "journal.0").write_bytes(header + state_format.encode_record(record))
+    header = codec.journal_header(0)
+    (state / "journal.0").write_bytes(header + codec.encode_record(record))
     assert_refused(start(state), str(state / "journal.0"), f"at byte {len(header)}", "not a record")
 
 
@@ -371,7 +371,7 @@ def test_a_change_that_cannot_be_journaled_is_undone(tmp_path, monkeypatch):
     def unencodable(record):
         raise ValueError("Out of range float values are not JSON compliant")
 
-    monkeypatch.setattr(state_format, "encode_record", unencodable)
+    monkeypatch.setattr(codec, "encode_record", unencodable)
     status, body = _call(app, "CreateRepository", {"repositoryName": "app"})
     assert status == 500 and "cannot journal the change" in body["message"]
     monkeypatch.undo()

@@ -119,7 +119,7 @@ def test_ca_command_prints_where_the_ca_is_and_how_to_trust_it(tmp_path):
 
 
 def test_user_supplied_certificate(tmp_path, ca_dir):
-    from ecr_emulator.tls import CertificateAuthority
+    from ecr_emulator.server.tls import CertificateAuthority
 
     authority = CertificateAuthority(ca_dir)
     cert, key = authority.issue(["registry.test", "127.0.0.1"])

@@ -5,7 +5,7 @@ caller. ``proxyEndpoint`` is the registry's own host in the ``--registry-domain`
 
 import base64
 
-from ..context import RequestContext
+from ..api.context import RequestContext
 from . import operation
 
 TOKEN_LIFETIME_SECONDS = 12 * 3600

@@ -9,12 +9,12 @@ import bisect
 import copy
 import re
 
-from .. import errors, paging
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import creation_templates as model
 from ..models.repository import DEFAULT_MUTABILITY
 from ..specs import lifecycle_policy
-from . import operation, policies
+from . import operation, paging, policies
 from .repositories import encryption_config, tag_mutability
 from .tagging import check_count, parse_tags, tag_list
 

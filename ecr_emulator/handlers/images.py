@@ -1,12 +1,12 @@
 """Image operations: PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages."""
 
-from .. import errors, paging
-from ..context import RequestContext, repository_not_found
+from .. import errors
+from ..api.context import RequestContext, repository_not_found
 from ..models import blob_links, creation_templates, image_ops, replication, settings, storage
 from ..models.images import Image
 from ..models.manifests import DIGEST_SYNTAX
 from ..models.repository import Repository
-from . import operation
+from . import operation, paging
 from .views import image_detail
 
 DEFAULT_PAGE = 100

@@ -13,10 +13,10 @@ import threading
 import weakref
 
 from .. import errors
-from ..blob_downloads import download_url
-from ..context import RequestContext
+from ..api.context import RequestContext
 from ..models import blob_links, manifests
-from ..models.blobs import DigestMismatchError, InvalidDigestError, UnknownUploadError, check_digest
+from ..registry.blob_downloads import download_url
+from ..registry.blob_store import DigestMismatchError, InvalidDigestError, UnknownUploadError, check_digest
 from . import operation
 
 MIN_PART_SIZE = 5 * 1024 * 1024

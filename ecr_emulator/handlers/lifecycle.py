@@ -6,11 +6,11 @@ in progress (so a second start is ``LifecyclePolicyPreviewInProgressException``)
 GetLifecyclePolicyPreview, which reports it, and every later read, as ``COMPLETE``.
 """
 
-from .. import errors, paging
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import lifecycle
 from ..specs import lifecycle_policy
-from . import operation
+from . import operation, paging
 
 PREVIEW_KEY = "lifecyclePolicyPreview"
 DEFAULT_PREVIEW_PAGE = 100

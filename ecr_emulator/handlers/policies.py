@@ -12,7 +12,7 @@ import logging
 import re
 
 from .. import errors
-from ..context import RequestContext
+from ..api.context import RequestContext
 from ..models import policy_evaluation, settings
 from ..specs import messages
 from . import operation

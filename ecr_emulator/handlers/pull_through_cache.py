@@ -7,10 +7,11 @@ when an image is pulled through the rule (``ecr_emulator.pull_through``).
 
 import bisect
 
-from .. import errors, paging, pull_through
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import pull_through_cache as ptc
-from . import operation
+from ..pull_through import fetch as pull_through
+from . import operation, paging
 
 _DEFAULT_PAGE = 100
 

@@ -1,10 +1,10 @@
 """Artifacts attached to images: ListImageReferrers and DescribeImageSigningStatus."""
 
-from .. import errors, paging
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import referrers, signing, storage
 from ..models.manifests import DIGEST_SYNTAX
-from . import lookup, operation
+from . import lookup, operation, paging
 
 DEFAULT_PAGE = 50
 

@@ -6,7 +6,7 @@ nothing. The copying itself runs from PutImage (``models.replication.replicate``
 """
 
 from .. import errors
-from ..context import RequestContext
+from ..api.context import RequestContext
 from ..models import replication
 from . import operation
 from .images import described

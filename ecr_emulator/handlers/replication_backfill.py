@@ -9,10 +9,10 @@ ReplicationBackfillInProgressException (one backfill in progress per destination
 (10 in progress per registry) can arise.
 """
 
-from .. import errors, paging
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import replication
-from . import operation
+from . import operation, paging
 
 # The documented page sizes when maxResults is absent; the model itself caps maxResults (1000 and 50).
 DEFAULT_RESULTS_PAGE = 100

@@ -3,11 +3,11 @@
 import bisect
 import re
 
-from .. import errors, paging
-from ..context import RequestContext, repository_not_found
+from .. import errors
+from ..api.context import RequestContext, repository_not_found
 from ..models.repository import Repository, default_kms_key
 from ..specs import messages
-from . import operation
+from . import operation, paging
 from .tagging import check_count, check_key, parse_tags, tag_list
 from .views import repository_view
 

@@ -1,10 +1,10 @@
 """StartImageScan and DescribeImageScanFindings, basic or enhanced as the registry's scan type says (the model is
 ``models.scans``)."""
 
-from .. import errors, paging
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import scans, storage
-from . import lookup, operation
+from . import lookup, operation, paging
 
 DEFAULT_PAGE = 100
 

@@ -6,10 +6,10 @@ what image handlers consult.
 
 import bisect
 
-from .. import errors, paging
-from ..context import RequestContext
+from .. import errors
+from ..api.context import RequestContext
 from ..models import scans, settings
-from . import operation
+from . import operation, paging
 
 # Basic scanning only scans on push (other repositories are scanned manually); enhanced scanning adds continuous scans.
 _FREQUENCIES = {"BASIC": ("SCAN_ON_PUSH",), "ENHANCED": ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")}

@@ -2,7 +2,7 @@
 
 import functools
 
-from ..context import RequestContext
+from ..api.context import RequestContext
 from ..models import scans, storage
 from . import lookup, operation
 

@@ -8,8 +8,8 @@ from .repository import Repository
 from .tokens import TokenIssuer
 
 if TYPE_CHECKING:
-    from ..persistence import Persistence
-    from .blobs import BlobStore
+    from ..registry.blob_store import BlobStore
+    from ..state.persistence import Persistence
 
 
 class Registry:

@@ -17,16 +17,17 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from .. import authorization, hosts, protocol, pull_through
 from .. import errors as ecr_errors
-from ..blob_downloads import blob_response
-from ..context import RequestContext
+from ..api import authorization, protocol
+from ..api.context import RequestContext
 from ..models import blob_links, creation_templates, manifests, storage
-from ..models import blobs as blob_store
 from ..models import referrers as referrer_images
-from ..persistence import StateWriteError
+from ..pull_through import fetch as pull_through
+from ..server import hosts
 from ..specs import model
-from . import access
+from ..state.persistence import StateWriteError
+from . import access, blob_store
+from .blob_downloads import blob_response
 from .errors import RegistryError, from_ecr, from_failure
 
 blueprint = Blueprint("registry", __name__)

@@ -1,7 +1,7 @@
 """Whole-emulator archives: every registry's state and every blob in one tar stream, and back.
 
 An archive holds ``state.snapshot`` (the registries, as a snapshot in the state directory's own data-only format,
-``state_format``) followed by ``blobs/<account>/<region>/sha256/<hex>`` files. Importing is all or nothing: the
+``codec``) followed by ``blobs/<account>/<region>/sha256/<hex>`` files. Importing is all or nothing: the
 archive is read into a staging area beside the blob store first, every name, record checksum and blob digest checked
 and the state decoded; only then is the running state replaced. A bad archive changes nothing.
 """
@@ -16,9 +16,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from . import state_format
-from .models.blobs import CHUNK_SIZE
-from .models.store import Store
+from ..models.store import Store
+from ..registry.blob_store import CHUNK_SIZE
+from . import codec
 
 STATE_MEMBER = "state.snapshot"
 LEGACY_STATE_MEMBER = "state.pickle"
@@ -34,7 +34,7 @@ def export_stream(store: Store) -> Iterator[bytes]:
     cut), then blobs are streamed from disk in chunks without holding it (blobs never change once written). The tar
     framing is written here, so no blob is ever whole in memory."""
     with store.lock:
-        state = b"".join(state_format.snapshot_records(store.snapshot_state(), 0))
+        state = b"".join(codec.snapshot_records(store.snapshot_state(), 0))
     yield _header(STATE_MEMBER, len(state))
     yield state + _padding(len(state))
     for account, region, digest, path in store.blob_store().blobs():
@@ -107,8 +107,8 @@ def _stage(stream, staging: pathlib.Path) -> tuple[dict, list]:
 
 def _load_state(member) -> dict:
     try:
-        registries, _ = state_format.read_snapshot(state_format.bounded_lines(member), STATE_MEMBER)
-    except state_format.StateFormatError as exc:
+        registries, _ = codec.read_snapshot(codec.bounded_lines(member), STATE_MEMBER)
+    except codec.StateFormatError as exc:
         raise ArchiveError(str(exc)) from None
     return registries
 

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TypeGuard
 
-from .manifests import is_digest
+from ..models.manifests import is_digest
 
 CHUNK_SIZE = 1024 * 1024
 # Monolithic writes in progress; never resumable, so a crash's leftovers are removed when a store opens.

@@ -7,10 +7,10 @@ the owner's included (which is why SetRepositoryPolicy asks for ``force`` before
 another account's request needs an ``Allow`` in one of them, as a cross-account request does at AWS.
 """
 
-from . import errors
-from .models import settings
-from .models.policy_evaluation import ALLOW, DENY, account_request, account_root, evaluate
-from .models.store import Store
+from .. import errors
+from ..models import settings
+from ..models.policy_evaluation import ALLOW, DENY, account_request, account_root, evaluate
+from ..models.store import Store
 
 # The owner can always change its registry policy: unlike SetRepositoryPolicy (whose ``force`` guards a lock-out),
 # nothing would undo a registry policy that denied the owner these.

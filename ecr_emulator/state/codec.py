@@ -23,10 +23,10 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 
-from .models.images import Image, ImageIndex
-from .models.manifests import Manifest
-from .models.repository import Repository
-from .models.store import Registry
+from ..models.images import Image, ImageIndex
+from ..models.manifests import Manifest
+from ..models.repository import Repository
+from ..models.store import Registry
 
 VERSION = 2
 SNAPSHOT_FORMAT = "ecr-emulator-snapshot"

@@ -9,10 +9,10 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from .admin import token_refusal
-from .models import scan_findings, scans
-from .persistence import StateWriteError
-from .protocol import refuse_non_json_number
+from ..api.protocol import refuse_non_json_number
+from ..models import scan_findings, scans
+from ..state.persistence import StateWriteError
+from .routes import token_refusal
 
 blueprint = Blueprint("scan_admin", __name__)
 

@@ -1,5 +1,5 @@
 """Durable state under ``--state-dir``: a snapshot plus a journal of acknowledged mutations, in the data-only format
-of ``state_format``.
+of ``codec``.
 
 Every mutating operation that succeeds is appended to the journal and fsynced before its reply is sent. Every write
 and fsync is checked: when one fails (a full disk, an I/O error, a read-only file system) the journal is cut back to
@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 
-from . import state_format
+from . import codec
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +193,8 @@ class Persistence:
             raise StateDirError(f"cannot read {path}: {_describe(exc)}") from None
         try:
             with f:
-                registries, self.generation = state_format.read_snapshot(state_format.bounded_lines(f), path)
-        except state_format.StateFormatError as exc:
+                registries, self.generation = codec.read_snapshot(codec.bounded_lines(f), path)
+        except codec.StateFormatError as exc:
             raise StateDirError(f"{exc}; the snapshot cannot be trusted: restore it from a backup, or move the "
                                 f"state directory aside to start empty") from None
         except OSError as exc:
@@ -213,21 +213,21 @@ class Persistence:
         except OSError as exc:
             raise StateDirError(f"cannot read {path}: {_describe(exc)}") from None
         with f:
-            records = state_format.iter_records(state_format.bounded_lines(f))
+            records = codec.iter_records(codec.bounded_lines(f))
             try:
                 first = next(records, None)
                 if first is None:
                     return
                 try:
-                    generation = state_format.check_journal_header(first[1], path)
-                except state_format.StateFormatError as exc:
+                    generation = codec.check_journal_header(first[1], path)
+                except codec.StateFormatError as exc:
                     raise StateDirError(f"{exc}; move it aside to start from the snapshot alone") from None
                 if generation != self.generation:
                     raise StateDirError(f"{path}: its header names generation {generation}, not {self.generation}; "
                                         f"move it aside to start from the snapshot alone")
                 for offset, record in records:
                     yield path, offset, record
-            except state_format.BadRecord as exc:
+            except codec.BadRecord as exc:
                 if exc.intact_after:
                     raise StateDirError(
                         f"{path}: at byte {exc.offset}: {exc.reason}, and intact records follow it, so the journal "
@@ -243,7 +243,7 @@ class Persistence:
         snapshot is in place it is the state; a journal that cannot be started yet is started by the next append.
         """
         generation = self.generation + 1
-        write_atomically(self.path(SNAPSHOT), state_format.snapshot_records(registries, generation))
+        write_atomically(self.path(SNAPSHOT), codec.snapshot_records(registries, generation))
         self.generation = generation
         self._close_journal()
         for name in os.listdir(self.dir):
@@ -256,7 +256,7 @@ class Persistence:
 
     def _open_journal(self) -> int:
         path = self._journal_path(self.generation)
-        header = state_format.journal_header(self.generation)
+        header = codec.journal_header(self.generation)
         write_atomically(path, [header])
         try:
             self._journal_fd = fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
@@ -291,7 +291,7 @@ class Persistence:
             if self._needs_rewind:
                 self._rewind(fd)
             try:
-                data = state_format.encode_record(record)
+                data = codec.encode_record(record)
             except (TypeError, ValueError) as exc:
                 raise StateWriteError(f"cannot journal the change: {exc}") from None
             try:

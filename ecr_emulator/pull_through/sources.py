@@ -5,9 +5,9 @@ makes anything visible in the cache's repositories (``ecr_emulator.pull_through`
 piece has arrived and been verified).
 """
 
-from ..models import blobs as blob_store
 from ..models import manifests, replication, storage
 from ..models.store import Store
+from ..registry import blob_store
 from .client import ACCESS_DENIED, NOT_FOUND, UNAVAILABLE, RegistryClient, UpstreamError
 
 

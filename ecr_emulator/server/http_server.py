@@ -57,7 +57,7 @@ from typing import Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import FileWrapper
 
-from .config import Config
+from ..config import Config
 from .request_bodies import MAX_BODY_BYTES, ChunkedBody, FixedBody
 
 log = logging.getLogger(__name__)

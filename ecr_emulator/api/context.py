@@ -1,9 +1,9 @@
 """What a handler knows about its request: who is calling, where, and the state to act on."""
 
-from . import errors
-from .config import Config
-from .models.repository import Repository
-from .models.store import Registry, Store
+from .. import errors
+from ..config import Config
+from ..models.repository import Repository
+from ..models.store import Registry, Store
 
 
 class RequestContext:

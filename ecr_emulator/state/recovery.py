@@ -3,13 +3,13 @@ acknowledged state from disk when a write fails."""
 
 import logging
 
-from . import errors
-from .config import Config
-from .context import RequestContext
-from .models import blob_links, lifecycle, pull_through_cache, scans
-from .models.store import Store
+from .. import errors
+from ..api.context import RequestContext
+from ..api.protocol import apply
+from ..config import Config
+from ..models import blob_links, lifecycle, pull_through_cache, scans
+from ..models.store import Store
 from .persistence import Persistence, StateDirError, StateWriteError
-from .protocol import apply
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from unittest import mock as _patching
 
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_LAST
 
-from . import in_process
+from . import transport as in_process
 
 if TYPE_CHECKING:
-    from .serving import Server
+    from ..server.http_server import Server
 
 _CLAIMED = "ecr_emulator.answered_url"
 _CLAIMED_URL = "http://in-process.ecr-emulator.invalid/"
@@ -38,9 +38,9 @@ class _Emulator:
     """The application, its store and (while a mock asks for it) the registry server of this process."""
 
     def __init__(self):
-        from .app import create_app
-        from .config import Config
-        from .specs import model
+        from ..app import create_app
+        from ..config import Config
+        from ..specs import model
 
         self.config = Config()
         self.default_account = self.config.account_id
@@ -51,7 +51,7 @@ class _Emulator:
         self._server_thread: threading.Thread | None = None
 
     def start_registry(self) -> None:
-        from .serving import Server
+        from ..server.http_server import Server
 
         self.server = server = Server(self.app, "127.0.0.1", 0)
         self._server_thread = thread = threading.Thread(target=server.run, daemon=True, name="ecr-emulator-registry")
@@ -227,7 +227,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
         if self.seed is None:
             emulator.store.reset()
             return
-        from . import seed
+        from ..seeds import loader as seed
 
         seed.load(emulator.store, emulator.config, self.seed, reuse=True)
 
@@ -332,7 +332,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
     def load_seed(self, seed) -> dict:
         """Replace the whole state with ``seed`` (a path or dict); a bad seed raises ``ecr_emulator.seed.SeedError``
         and changes nothing."""
-        from . import seed as seeds
+        from ..seeds import loader as seeds
 
         emulator = self._active
         return seeds.load(emulator.store, emulator.config, seed)
@@ -359,14 +359,14 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
 
     def run_lifecycle(self) -> dict:
         """Apply every repository's lifecycle policy now; returns what was expired and transitioned."""
-        from .models import lifecycle
+        from ..models import lifecycle
 
         return lifecycle.run_all(self._active.store)
 
     def export_state(self, target) -> None:
         """Write the whole state (registries and blobs) as the archive ``ecr-emulator export`` writes, to a path or
         a binary file."""
-        from . import archive
+        from ..state import archive
 
         with _binary(target, "wb") as out:
             for piece in archive.export_stream(self._active.store):
@@ -375,7 +375,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
     def import_state(self, source) -> dict:
         """Replace the whole state with an archive from ``export_state`` (or ``ecr-emulator export``), from a path or
         a binary file; a bad archive raises ``ecr_emulator.archive.ArchiveError`` and changes nothing."""
-        from . import archive
+        from ..state import archive
 
         with _binary(source, "rb") as stream:
             return archive.import_stream(self._active.store, stream)

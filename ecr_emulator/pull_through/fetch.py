@@ -14,17 +14,17 @@ is answered with ECR's upstream failure code.
 import concurrent.futures
 import threading
 
-from . import errors
-from .context import RequestContext
-from .models import blob_links, image_ops, manifests
-from .models import pull_through_cache as ptc
-from .models.store import Registry
-from .persistence import StateWriteError
-from .specs import model
-from .specs.validate import validate
-from .upstream import settings
-from .upstream.client import ACCESS_DENIED, NOT_FOUND, UNAVAILABLE, RegistryClient, UpstreamError
-from .upstream.sources import EcrSource, HttpSource
+from .. import errors
+from ..api.context import RequestContext
+from ..models import blob_links, image_ops, manifests
+from ..models import pull_through_cache as ptc
+from ..models.store import Registry
+from ..specs import model
+from ..specs.validate import validate
+from ..state.persistence import StateWriteError
+from . import settings
+from .client import ACCESS_DENIED, NOT_FOUND, UNAVAILABLE, RegistryClient, UpstreamError
+from .sources import EcrSource, HttpSource
 
 _inflight: dict[tuple, concurrent.futures.Future] = {}
 _inflight_lock = threading.Lock()

@@ -14,11 +14,12 @@ import json
 
 from flask import Blueprint, Response, current_app, g, request
 
-from . import __version__, archive
-from .models import lifecycle
-from .models.blobs import fault_reason, is_disk_fault
-from .persistence import StateWriteError
-from .protocol import refuse_non_json_number
+from .. import __version__
+from ..api.protocol import refuse_non_json_number
+from ..models import lifecycle
+from ..registry.blob_store import fault_reason, is_disk_fault
+from ..state import archive
+from ..state.persistence import StateWriteError
 
 blueprint = Blueprint("admin", __name__)
 

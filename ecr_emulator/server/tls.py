@@ -23,8 +23,8 @@ import ssl
 import tempfile
 import threading
 
+from ..config import Config
 from . import hosts
-from .config import Config
 
 CA_CERT = "ca.crt"
 CA_KEY = pathlib.Path("private") / "ca.key"

@@ -50,11 +50,15 @@ import tempfile
 import time
 from typing import NoReturn
 
-from . import errors, protocol, seed_images, seed_source, state_format
-from .context import RequestContext
-from .models import blob_links
-from .models.blobs import BlobStore
-from .models.store import Store
+from .. import errors
+from ..api import protocol
+from ..api.context import RequestContext
+from ..models import blob_links
+from ..models.store import Store
+from ..registry.blob_store import BlobStore
+from ..state import codec
+from . import images as seed_images
+from . import source as seed_source
 
 VERSION = 1
 DEFAULT_LAYERS = (2048,)
@@ -141,7 +145,7 @@ def load(store: Store, config, seed, reuse: bool = False) -> dict:
             if reuse:
                 built = _keep(key, registries, blobs, summary, store)
         else:
-            registries = state_format.read_snapshot(built.records, "the kept seed")[0]
+            registries = codec.read_snapshot(built.records, "the kept seed")[0]
             blobs = []
             for n, (account, region, digest, path) in enumerate(built.blobs):
                 _link(path, staging / f"{n}.blob")
@@ -166,7 +170,7 @@ def _keep(key: str, registries: dict, blobs: list, summary: dict, store: Store) 
         target = _built_root / f"{len(_built)}-{len(kept)}.blob"
         _link(path, target)
         kept.append((account, region, digest, target))
-    _built[key] = _Built(list(state_format.snapshot_records(registries, 0)), kept, summary)
+    _built[key] = _Built(list(codec.snapshot_records(registries, 0)), kept, summary)
     return _built[key]
 
 

@@ -8,13 +8,16 @@ import uuid
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from . import authorization, errors, handlers, hosts, identity, pull_through
+from .. import errors, handlers
+from ..pull_through import fetch as pull_through
+from ..registry.blob_store import DiskFaultError
+from ..server import hosts
+from ..specs import model
+from ..specs.serialize import serialize
+from ..specs.validate import validate
+from ..state.persistence import StateWriteError, journaled
+from . import authorization, identity
 from .context import RequestContext
-from .models.blobs import DiskFaultError
-from .persistence import StateWriteError, journaled
-from .specs import model
-from .specs.serialize import serialize
-from .specs.validate import validate
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 
-from . import errors
+from .. import errors
 
 
 def encode(state) -> str:
