@@ -8,7 +8,7 @@ import tempfile
 
 from flask import Flask
 
-from . import handlers
+from . import extension, handlers
 from .admin import routes as admin
 from .admin import scan_findings as scan_admin
 from .api import protocol
@@ -26,10 +26,9 @@ from .state.persistence import Persistence
 def create_app(config: Config | None = None, store: Store | None = None) -> Flask:
     config = config or Config()
     app = Flask(__name__)
-    app.config["ECR"] = config
     store = store or Store()
     store.scan_seconds = config.scan_seconds
-    app.config["ECR_STORE"] = store
+    extension.install(app, config, store)
     model.service_description()
     handlers.load()
     # The state directory's lock is taken before anything in it (blobs included) is touched.

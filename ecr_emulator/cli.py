@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 
+from . import extension
 from .config import Config
 from .pull_through import settings as upstream
 from .server import hosts
@@ -249,7 +250,7 @@ def _load_seed(app, config: Config) -> bool:
     starting point, never merged into or written over what was saved)."""
     from .seeds import loader as seed
 
-    store = app.config["ECR_STORE"]
+    store = extension.of(app).store
     if any(registry.repositories or registry.settings for registry in store.registries()):
         print(f"ecr-emulator: {config.state_dir} already holds state; the seed {config.seed} was not loaded",
               file=sys.stderr)
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.lifecycle_interval:
         from .models import lifecycle
 
-        lifecycle.start_periodic(app.config["ECR_STORE"], config.lifecycle_interval)
+        lifecycle.start_periodic(extension.of(app).store, config.lifecycle_interval)
     from .server.tls import TlsError
 
     try:

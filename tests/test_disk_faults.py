@@ -16,6 +16,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
+from ecr_emulator import extension
 from ecr_emulator.api import protocol
 from ecr_emulator.app import create_app
 from ecr_emulator.config import Config
@@ -158,7 +159,7 @@ def test_any_other_fault_under_v2_still_answers_in_the_specs_shape(monkeypatch, 
         "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
         "Content-Type": "application/x-amz-json-1.1"})
     assert created.status_code == 200
-    store = app.config["ECR_STORE"]
+    store = extension.of(app).store
     password = store.tokens.issue("123456789012", "123456789012", "us-east-1", store.clock.now() + 3600)
     auth = "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
 

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests
+from ecr_emulator import extension
 from ecr_emulator.state import codec
 from ecr_emulator.testing import running_server
 
@@ -121,11 +122,11 @@ def test_a_crash_between_snapshot_and_new_journal_never_replays_the_old_journal(
     state = tmp_path / "state"
     app = create_app(Config(state_dir=str(state)))
     _create_repository(app, "kept")
-    app.config["ECR_STORE"].persistence.close()
+    extension.of(app).store.persistence.close()
     [old_journal] = [p for p in state.iterdir() if p.name.startswith("journal.")]
     journaled = old_journal.read_bytes()
     assert b"CreateRepository" in journaled
-    create_app(Config(state_dir=str(state))).config["ECR_STORE"].persistence.close()
+    extension.of(create_app(Config(state_dir=str(state)))).store.persistence.close()
     # The state a crash leaves right after the next snapshot is written: the journal it already contains remains.
     for path in state.glob("journal.*"):
         path.unlink()
@@ -133,7 +134,7 @@ def test_a_crash_between_snapshot_and_new_journal_never_replays_the_old_journal(
     with caplog.at_level(logging.WARNING, logger="ecr_emulator"):
         app = create_app(Config(state_dir=str(state)))
     assert not [r for r in caplog.records if "replaying" in r.getMessage()]
-    store = app.config["ECR_STORE"]
+    store = extension.of(app).store
     assert list(store.registry("123456789012", "us-east-1").repositories) == ["kept"]
 
 
@@ -163,7 +164,7 @@ def test_a_growing_journal_is_folded_into_a_snapshot_while_serving(tmp_path):
 
     state = tmp_path / "state"
     app = create_app(Config(state_dir=str(state)))
-    persistence = app.config["ECR_STORE"].persistence
+    persistence = extension.of(app).store.persistence
     persistence.compact_after_bytes = 2000
     first = persistence.generation
     for i in range(30):
@@ -171,5 +172,5 @@ def test_a_growing_journal_is_folded_into_a_snapshot_while_serving(tmp_path):
     assert persistence.generation > first
     assert [p.name for p in state.glob("journal.*")] == [f"journal.{persistence.generation}"]
     persistence.close()
-    reopened = create_app(Config(state_dir=str(state))).config["ECR_STORE"]
+    reopened = extension.of(create_app(Config(state_dir=str(state)))).store
     assert len(reopened.registry("123456789012", "us-east-1").repositories) == 30

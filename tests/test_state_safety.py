@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests
+from ecr_emulator import extension
 from ecr_emulator.state import codec, persistence
 from ecr_emulator.testing import free_port, running_server
 from registry_client import RegistryClient
@@ -152,7 +153,7 @@ def _open(state, caplog=None):
 
     if caplog is not None:
         caplog.set_level(logging.WARNING, logger="ecr_emulator")
-    return create_app(Config(state_dir=str(state))).config["ECR_STORE"]
+    return extension.of(create_app(Config(state_dir=str(state)))).store
 
 
 def test_a_second_server_on_one_state_directory_refuses_to_start_and_a_killed_ones_lock_does_not_stay(tmp_path):
@@ -240,12 +241,12 @@ def test_a_journal_write_cut_short_is_refused_undone_and_repaired(tmp_path, monk
     assert _call(app, "CreateRepository", {"repositoryName": "after"})[0] == 200
     repositories = _call(app, "DescribeRepositories", {})[1]["repositories"]
     assert sorted(r["repositoryName"] for r in repositories) == ["after", "before"]
-    app.config["ECR_STORE"].persistence.close()
+    extension.of(app).store.persistence.close()
     reopened = create_app(Config(state_dir=str(state)))
     repositories = _call(reopened, "DescribeRepositories", {})[1]["repositories"]
     assert sorted(r["repositoryName"] for r in repositories) == ["after", "before"]
     assert {r["repositoryName"]: r["imageTagMutability"] for r in repositories}["before"] == "MUTABLE"
-    reopened.config["ECR_STORE"].persistence.close()
+    extension.of(reopened).store.persistence.close()
 
 
 def test_a_failed_write_leaves_memory_exactly_as_before(tmp_path, monkeypatch):
@@ -262,7 +263,7 @@ def test_a_failed_write_leaves_memory_exactly_as_before(tmp_path, monkeypatch):
     assert _call(app, "DescribeRepositories", {})[1] == before
     arn = before["repositories"][0]["repositoryArn"]
     assert _call(app, "ListTagsForResource", {"resourceArn": arn})[1]["tags"] == [{"Key": "k", "Value": "v"}]
-    app.config["ECR_STORE"].persistence.close()
+    extension.of(app).store.persistence.close()
 
 
 @pytest.fixture
@@ -359,7 +360,7 @@ def test_a_body_with_nan_or_infinity_is_not_json_and_changes_nothing(tmp_path, b
         "Content-Type": "application/x-amz-json-1.1"})
     assert reply.status_code == 400 and json.loads(reply.data)["__type"] == "SerializationException"
     assert _call(app, "DescribeRepositories", {})[1]["repositories"] == []
-    app.config["ECR_STORE"].persistence.close()
+    extension.of(app).store.persistence.close()
 
 
 def test_a_change_that_cannot_be_journaled_is_undone(tmp_path, monkeypatch):
@@ -376,4 +377,4 @@ def test_a_change_that_cannot_be_journaled_is_undone(tmp_path, monkeypatch):
     assert status == 500 and "cannot journal the change" in body["message"]
     monkeypatch.undo()
     assert _call(app, "DescribeRepositories", {})[1]["repositories"] == []
-    app.config["ECR_STORE"].persistence.close()
+    extension.of(app).store.persistence.close()

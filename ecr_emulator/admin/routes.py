@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import json
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
-from .. import __version__
+from .. import __version__, extension
 from ..api.protocol import refuse_non_json_number
 from ..models import lifecycle
 from ..registry.blob_store import fault_reason, is_disk_fault
@@ -34,7 +34,7 @@ def _json(body: dict, status: int = 200, headers: dict | None = None) -> Respons
 
 
 def _store():
-    return current_app.config["ECR_STORE"]
+    return extension.current().store
 
 
 def _too_large(limit: int, what: str) -> Response:
@@ -44,7 +44,7 @@ def _too_large(limit: int, what: str) -> Response:
 @blueprint.before_request
 def _guard():
     """Refuse a request without the admin token, or with a body past its route's cap, before it does anything."""
-    config = current_app.config["ECR"]
+    config = extension.current().config
     if config.admin_token and request.endpoint not in _OPEN:
         refusal = token_refusal(config.admin_token)
         if refusal is not None:
@@ -182,7 +182,7 @@ def export_archive():
 def import_archive():
     """Replace all state with an archive from ``/_emulator/export``; a bad or oversized archive is refused and
     changes nothing."""
-    limit = current_app.config["ECR"].max_import_bytes
+    limit = extension.current().config.max_import_bytes
     body = _CountedStream(request.stream, limit)
     try:
         return _json(archive.import_stream(_store(), body))

@@ -7,8 +7,9 @@ removes all of them or the one named by ``?id=``. Bodies are read up to ``MAX_BO
 
 import json
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
+from .. import extension
 from ..api.protocol import refuse_non_json_number
 from ..models import scan_findings, scans
 from ..state.persistence import StateWriteError
@@ -31,7 +32,7 @@ def _refused(field: str, message: str, status: int = 400) -> Response:
 @blueprint.before_request
 def _guard():
     """The admin token, when the server has one, guards these routes as it guards the rest of the admin API."""
-    token = current_app.config["ECR"].admin_token
+    token = extension.current().config.admin_token
     return token_refusal(token) if token else None
 
 
@@ -44,9 +45,9 @@ def declare():
         body = json.loads(data, parse_constant=refuse_non_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return _refused("body", "not a JSON document")
-    config = current_app.config["ECR"]
+    config = extension.current().config
     try:
-        stored = scans.declare(current_app.config["ECR_STORE"], body, config.account_id, config.default_region)
+        stored = scans.declare(extension.current().store, body, config.account_id, config.default_region)
     except scan_findings.DeclarationError as exc:
         return _refused(exc.field, exc.message)
     except StateWriteError as exc:
@@ -56,14 +57,14 @@ def declare():
 
 @blueprint.get(PATH)
 def list_declarations():
-    return _json({"declarations": scan_findings.listing(current_app.config["ECR_STORE"])})
+    return _json({"declarations": scan_findings.listing(extension.current().store)})
 
 
 @blueprint.delete(PATH)
 def clear():
     declaration_id = request.args.get("id")
     try:
-        removed = scans.clear_declarations(current_app.config["ECR_STORE"], declaration_id)
+        removed = scans.clear_declarations(extension.current().store, declaration_id)
     except StateWriteError as exc:
         return _json({"error": f"nothing was cleared: {exc}"}, 500)
     if declaration_id is not None and not removed:

@@ -5,10 +5,10 @@ import json
 import logging
 import uuid
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from .. import errors, handlers
+from .. import errors, extension, handlers
 from ..pull_through import fetch as pull_through
 from ..registry.blob_store import DiskFaultError
 from ..server import hosts
@@ -147,8 +147,8 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
 @blueprint.post("/")
 def json_api():
     request_id = new_request_id()
-    app_config = current_app.config
-    config = app_config["ECR"]
+    emulator = extension.current()
+    config, store = emulator.config, emulator.store
     environ = request.environ
     try:
         operation = _operation(environ.get("HTTP_X_AMZ_TARGET"))
@@ -156,7 +156,7 @@ def json_api():
         # An unsigned request's region is the one its host names (api.ecr.<region>.<domain>), else the default.
         default_region = hosts.api_region(environ.get("HTTP_HOST"), config.domains) or config.default_region
         account, region = identity.caller(environ.get("HTTP_AUTHORIZATION"), config.account_id, default_region)
-        ctx = RequestContext(app_config["ECR_STORE"], config, account, region, request_id)
+        ctx = RequestContext(store, config, account, region, request_id)
         return _reply(200, dispatch(ctx, operation, params), request_id)
     except errors.ServiceError as exc:
         return _reply(exc.status, exc.body(), request_id)

@@ -24,6 +24,7 @@ from unittest import mock as _patching
 
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_LAST
 
+from .. import extension
 from . import transport as in_process
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class _Emulator:
         self.config = Config()
         self.default_account = self.config.account_id
         self.app = create_app(self.config)
-        self.store = self.app.config["ECR_STORE"]
+        self.store = extension.of(self.app).store
         self.target_prefix = model.target_prefix() + "."
         self.server: Server | None = None
         self._server_thread: threading.Thread | None = None

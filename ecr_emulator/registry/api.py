@@ -13,11 +13,12 @@ import re
 import typing
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from .. import errors as ecr_errors
+from .. import extension
 from ..api import authorization, protocol
 from ..api.context import RequestContext
 from ..models import blob_links, creation_templates, manifests, storage
@@ -134,8 +135,8 @@ def _challenge_realm(config, addressed: tuple[str, str] | None) -> str:
 def _caller() -> _Request:
     """The registry a request reaches is the one its host names (``<account>.dkr.ecr.<region>.<domain>``), else the
     one its password names."""
-    config = current_app.config["ECR"]
-    store = current_app.config["ECR_STORE"]
+    emulator = extension.current()
+    config, store = emulator.config, emulator.store
     addressed = hosts.registry_of(request.host, config.domains)
     realm = _challenge_realm(config, addressed)
     caller, account, region = access.caller(store, request.headers.get("Authorization"), realm)

@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import urllib.parse
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, request, send_file
+
+from .. import extension
 
 blueprint = Blueprint("blob_downloads", __name__)
 
@@ -36,7 +38,7 @@ def _text(status: int, message: str) -> Response:
 
 @blueprint.get("/_emulator/blobs/<account>/<region>/<digest>")
 def download(account: str, region: str, digest: str):
-    store = current_app.config["ECR_STORE"]
+    store = extension.current().store
     expires = request.args.get("expires", "")
     signature = request.args.get("signature", "")
     expected = _signature(store.tokens.secret, account, region, digest, expires)
@@ -44,7 +46,7 @@ def download(account: str, region: str, digest: str):
         return _text(403, "signature does not match")
     if not expires.isdigit() or int(expires) <= store.clock.now():
         return _text(403, "download URL has expired")
-    path = store.blobs.path(account, region, digest)
+    path = store.blob_store().path(account, region, digest)
     if not path.is_file():
         return _text(404, "blob not found")
     return blob_response(path, digest)
