@@ -27,7 +27,7 @@ from ..pull_through import fetch as pull_through
 from ..server import hosts
 from ..specs import model
 from ..state.persistence import StateWriteError
-from . import access, blob_store
+from . import access, blob_store, errors
 from .blob_downloads import blob_response
 from .errors import RegistryError, from_ecr, from_failure
 
@@ -83,8 +83,7 @@ class _Request:
     def repository(self, name: str):
         repo = self.ctx.registry(self.account).repositories.get(access.repository_name(name))
         if repo is None:
-            raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
-                "name": name, "registryId": self.account})
+            raise errors.name_unknown(name, self.account)
         return repo
 
     def push_target(self, name: str) -> str:
@@ -95,8 +94,7 @@ class _Request:
         with self.store.lock:
             if creation_templates.accepts_push(registry, checked):
                 return checked
-        raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
-            "name": name, "registryId": self.account})
+        raise errors.name_unknown(name, self.account)
 
     def pull_through(self, ensure, name: str, wanted) -> None:
         """Fill the pull through cache for a read of ``name`` (``ensure`` is ``pull_through.ensure_image`` or
@@ -162,14 +160,14 @@ def _registry_error(exc: RegistryError) -> Response:
 def _disk_fault(exc: blob_store.DiskFaultError) -> Response:
     """The machine failed, not the request: 500 with Distribution's catch-all code and a message that says why."""
     log.error("registry request failed: %s", exc)
-    return RegistryError(500, "UNKNOWN", str(exc)).response()
+    return errors.UNKNOWN.error(str(exc)).response()
 
 
 @blueprint.errorhandler(StateWriteError)
 def _state_write_failure(exc: StateWriteError) -> Response:
     """A change (such as a pull through cache fill) whose journal record could not be written was undone."""
     log.error("registry request failed: %s", exc)
-    return RegistryError(500, "UNKNOWN", f"the change was not made: {exc}").response()
+    return errors.UNKNOWN.error(f"the change was not made: {exc}").response()
 
 
 @blueprint.errorhandler(Exception)
@@ -180,8 +178,8 @@ def _internal_error(exc: Exception):
         return exc
     log.exception("registry request failed")
     if blob_store.is_disk_fault(exc):
-        return RegistryError(500, "UNKNOWN", f"the emulator's disk failed: {blob_store.fault_reason(exc)}").response()
-    return RegistryError(500, "UNKNOWN", "an internal error occurred in the emulator").response()
+        return errors.UNKNOWN.error(f"the emulator's disk failed: {blob_store.fault_reason(exc)}").response()
+    return errors.UNKNOWN.error("an internal error occurred in the emulator").response()
 
 
 def _method_not_allowed(exc):
@@ -189,8 +187,7 @@ def _method_not_allowed(exc):
     JSON error shape rather than the framework's HTML page."""
     if not request.path.startswith("/v2"):
         return exc
-    response = RegistryError(405, "UNSUPPORTED", f"{request.method} is not supported here",
-                             headers={"Allow": ", ".join(exc.valid_methods or ())}).response()
+    response = errors.method_unsupported(request.method, ", ".join(exc.valid_methods or ())).response()
     response.headers.update(API_VERSION)
     return response
 
@@ -222,9 +219,9 @@ def route(path: str):
         if match:
             handler = _HANDLERS.get((kind, request.method))
             if handler is None:
-                raise RegistryError(405, "UNSUPPORTED", f"{request.method} is not supported here")
+                raise errors.method_unsupported(request.method)
             return handler(_caller(), **match.groupdict())
-    raise RegistryError(404, "NAME_UNKNOWN", "no such registry endpoint", detail={"path": path})
+    raise errors.NAME_UNKNOWN.error("no such registry endpoint", detail={"path": path})
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None, content_type="application/json") -> Response:
@@ -236,8 +233,7 @@ def _page(items: list[str], path: str) -> tuple[list[str], dict]:
     n = request.args.get("n")
     last = request.args.get("last")
     if n is not None and (not n.isdigit() or int(n) < 0):
-        raise RegistryError(400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested",
-                            detail={"n": n})
+        raise errors.PAGINATION_NUMBER_INVALID.error(detail={"n": n})
     limit = int(n) if n is not None else DEFAULT_PAGE
     start = 0
     if last is not None:
@@ -271,7 +267,7 @@ def get_blob(caller: _Request, name: str, digest: str):
     if not _holds(caller, name, digest):
         caller.pull_through(pull_through.ensure_blob, name, digest)
     if not _holds(caller, name, digest):
-        raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
+        raise errors.BLOB_UNKNOWN.error(detail={"digest": digest})
     return blob_response(path, digest)
 
 
@@ -285,8 +281,8 @@ def _holds(caller: _Request, name: str, digest: str) -> bool:
 def delete_blob(caller: _Request, name: str, digest: str):
     """ECR has no blob deletion (layers go with their repository), so the specification's answer for a registry
     that does not delete blobs."""
-    raise RegistryError(405, "UNSUPPORTED", "blob deletion is not supported; delete images or the repository",
-                        headers={"Allow": "GET, HEAD"})
+    raise errors.UNSUPPORTED.error("blob deletion is not supported; delete images or the repository",
+                                   headers={"Allow": "GET, HEAD"})
 
 
 def _held(caller: _Request, name: str, digest: str, store_blob) -> None:
@@ -303,10 +299,15 @@ def _blob_created(name: str, digest: str) -> Response:
                                          "Content-Length": "0"})
 
 
+def _reached(size: int) -> str:
+    """The ``Range`` an upload of ``size`` bytes has reached."""
+    return f"0-{max(size - 1, 0)}"
+
+
 def _upload_status(name: str, upload_id: str, size: int, status: int) -> Response:
     return Response(status=status, headers={
         "Location": f"/v2/{name}/blobs/uploads/{upload_id}", "Docker-Upload-UUID": upload_id,
-        "Range": f"0-{max(size - 1, 0)}", "Content-Length": "0"})
+        "Range": _reached(size), "Content-Length": "0"})
 
 
 def start_upload(caller: _Request, name: str):
@@ -328,8 +329,7 @@ def start_upload(caller: _Request, name: str):
         try:
             _held(caller, name, digest, lambda: caller.blobs.put(caller.account, caller.region, _chunks(), digest))
         except blob_store.DigestMismatchError as exc:
-            raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
-                                detail={"digest": digest, "actual": exc.actual}) from None
+            raise errors.digest_mismatch(digest, exc.actual) from None
         return _blob_created(name, digest)
     upload_id = caller.blobs.start_upload(caller.account, caller.region)
     return _upload_status(name, upload_id, 0, 202)
@@ -339,8 +339,7 @@ def _upload_size(caller: _Request, upload_id: str) -> int:
     try:
         return caller.blobs.upload_size(caller.account, caller.region, upload_id)
     except blob_store.UnknownUploadError:
-        raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
-                            detail={"uploadId": upload_id}) from None
+        raise errors.upload_unknown(upload_id) from None
 
 
 def _content_range_start(size: int) -> int | None:
@@ -350,8 +349,8 @@ def _content_range_start(size: int) -> int | None:
         return None
     match = re.fullmatch(r"(?:bytes[ =])?(\d+)-(\d+)", header.strip())
     if match is None or int(match.group(2)) < int(match.group(1)):
-        raise RegistryError(416, "BLOB_UPLOAD_INVALID", "invalid Content-Range", detail={"Content-Range": header},
-                            headers={"Range": f"0-{max(size - 1, 0)}"})
+        raise errors.BLOB_UPLOAD_INVALID.error("invalid Content-Range", detail={"Content-Range": header},
+                                               headers={"Range": _reached(size)})
     return int(match.group(1))
 
 
@@ -359,13 +358,11 @@ def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> 
     try:
         return caller.blobs.append(caller.account, caller.region, upload_id, _chunks(), offset)
     except blob_store.UploadOffsetError as exc:
-        raise RegistryError(416, "BLOB_UPLOAD_INVALID", "chunk does not start where the upload ends",
-                            detail={"expectedOffset": exc.size},
-                            headers={"Range": f"0-{max(exc.size - 1, 0)}",
-                                     "Location": f"/v2/{name}/blobs/uploads/{upload_id}"}) from None
+        raise errors.BLOB_UPLOAD_INVALID.error(
+            "chunk does not start where the upload ends", detail={"expectedOffset": exc.size},
+            headers={"Range": _reached(exc.size), "Location": f"/v2/{name}/blobs/uploads/{upload_id}"}) from None
     except blob_store.UnknownUploadError:
-        raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
-                            detail={"uploadId": upload_id}) from None
+        raise errors.upload_unknown(upload_id) from None
 
 
 def patch_upload(caller: _Request, name: str, upload: str):
@@ -382,14 +379,13 @@ def finish_upload(caller: _Request, name: str, upload: str):
     _upload_size(caller, upload)
     digest = request.args.get("digest")
     if digest is None:
-        raise RegistryError(400, "DIGEST_INVALID", "a digest query parameter is required to finish an upload")
+        raise errors.DIGEST_INVALID.error("a digest query parameter is required to finish an upload")
     access.digest(digest)
     _append(caller, name, upload, None)
     try:
         _held(caller, name, digest, lambda: caller.blobs.finish(caller.account, caller.region, upload, digest))
     except blob_store.DigestMismatchError as exc:
-        raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
-                            detail={"digest": digest, "actual": exc.actual}) from None
+        raise errors.digest_mismatch(digest, exc.actual) from None
     return _blob_created(name, digest)
 
 
@@ -460,10 +456,10 @@ def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] |
         image = images.by_tag.get(image_id["imageTag"]) if "imageTag" in image_id else images.by_digest.get(
             image_id["imageDigest"])
         if image is None or (accepted and image.media_type not in accepted):
-            raise RegistryError(404, "MANIFEST_UNKNOWN", "manifest unknown to registry", detail=image_id)
+            raise errors.MANIFEST_UNKNOWN.error(detail=image_id)
         if image.storage_class == "ARCHIVE":
-            raise RegistryError(404, "MANIFEST_UNKNOWN", "the image is archived and cannot be pulled until it is "
-                                "restored", detail=image_id)
+            raise errors.MANIFEST_UNKNOWN.error("the image is archived and cannot be pulled until it is restored",
+                                                detail=image_id)
         headers = _manifest_headers(image.digest, image.media_type, len(image.manifest))
     return Response(status=200, headers=headers)
 
@@ -473,16 +469,16 @@ def put_manifest(caller: _Request, name: str, reference: str):
     image_id = _image_id(reference)
     limit = model.shape("ImageManifest")["max"]
     if (request.content_length or 0) > limit:
-        raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
+        raise errors.manifest_too_large(limit)
     data = request.stream.read(limit + 1)
     if len(data) > limit:
-        raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
+        raise errors.manifest_too_large(limit)
     try:
         text = data.decode()
     except UnicodeDecodeError:
-        raise RegistryError(400, "MANIFEST_INVALID", "manifest is not UTF-8 JSON") from None
+        raise errors.MANIFEST_INVALID.error("manifest is not UTF-8 JSON") from None
     if not text:
-        raise RegistryError(400, "MANIFEST_INVALID", "manifest is empty")
+        raise errors.MANIFEST_INVALID.error("manifest is empty")
     params = {"repositoryName": name, "imageManifest": text, **image_id}
     media_type = (request.mimetype or "").strip()
     if media_type in manifests.MANIFEST_TYPES:
