@@ -1,12 +1,23 @@
 """The registry HTTP API at /v2/: the OCI Distribution Specification 1.1 as docker, skopeo, podman and containerd
 speak it, over the same images the ECR JSON API serves.
 
+Each route declares what it needs before its handler runs (``_route``): what the name in its path must reach
+(``Needs``: an existing repository, a push target that a creation template may create with its first image, or the
+repository once the pull through cache has fetched the image the path names) and the IAM action the registry checks
+itself. One dispatcher (``_dispatch``), modelled on CNCF Distribution's, which takes the same from a route's access
+records, resolves them in one order on every route (the method, the credentials, the name and its repository, the
+permission) and hands the handler what it resolved; so handlers hold only what their route does, and the order of
+refusals a client sees cannot drift apart between them.
+
 Manifest writes, reads and deletes go through the JSON API's own operations (PutImage, BatchGetImage,
-BatchDeleteImage) by ``protocol.dispatch``, so validation, immutability, journaling and errors are one code path.
-Blobs stream between the socket and the blob store in chunks and never sit whole in memory.
+BatchDeleteImage) by ``protocol.dispatch``, so validation, immutability, journaling and errors are one code path;
+those routes declare no action of their own. Blobs stream between the socket and the blob store in chunks and never
+sit whole in memory.
 """
 
 import bisect
+import dataclasses
+import enum
 import json
 import logging
 import re
@@ -50,7 +61,7 @@ blueprint.record_once(_register_converter)
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 DEFAULT_PAGE = 100
-_ROUTES = [
+_PATHS = [
     (re.compile(r"(?P<name>.+)/blobs/uploads/?"), "uploads"),
     (re.compile(r"(?P<name>.+)/blobs/uploads/(?P<upload>[^/]+)"), "upload"),
     (re.compile(r"(?P<name>.+)/blobs/(?P<digest>[^/]+)"), "blob"),
@@ -58,6 +69,20 @@ _ROUTES = [
     (re.compile(r"(?P<name>.+)/tags/list"), "tags"),
     (re.compile(r"(?P<name>.+)/referrers/(?P<digest>[^/]+)"), "referrers"),
 ]
+
+
+class Needs(enum.Enum):
+    """What the name in a route's path must reach before its handler runs."""
+
+    NOTHING = enum.auto()
+    # An existing repository, passed to the handler as ``repo``.
+    REPOSITORY = enum.auto()
+    # The repository a push writes to, passed as its checked ``name``: it may not exist until a CREATE_ON_PUSH template
+    # creates it with its first image. Blob reads need this too, since a push asks which layers are there first.
+    PUSH_TARGET = enum.auto()
+    # An existing repository once a pull through cache rule has fetched the image the route's reference names (the
+    # fetch may create the repository), passed as ``repo``.
+    PULLED_IMAGE = enum.auto()
 
 
 class _Request:
@@ -106,6 +131,18 @@ class _Request:
             raise from_ecr(exc) from None
         if failure is not None and failure["failureCode"] != "ImageNotFound":
             raise from_failure(failure)
+
+    def resolve(self, needs: Needs, params: dict[str, str]) -> dict:
+        """A handler's arguments: the route's path parameters with its ``name`` resolved as ``needs`` says."""
+        if needs is Needs.NOTHING:
+            return params
+        rest = {key: value for key, value in params.items() if key != "name"}
+        name = params["name"]
+        if needs is Needs.PUSH_TARGET:
+            return {"name": self.push_target(name), **rest}
+        if needs is Needs.PULLED_IMAGE:
+            self.pull_through(pull_through.ensure_image, access.repository_name(name), _image_id(params["reference"]))
+        return {"repo": self.repository(name), **rest}
 
     @typing.overload
     def call(self, operation: str, params: dict) -> dict: ...
@@ -195,32 +232,58 @@ def _method_not_allowed(exc):
 blueprint.record_once(lambda state: state.app.register_error_handler(405, _method_not_allowed))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Route:
+    """A route's handler and what it needs resolved first: the repository (``needs``) and the IAM action the
+    registry checks itself (None where the handler runs a JSON operation, which checks its own)."""
+
+    handler: Callable[..., Response]
+    needs: Needs
+    action: str | None
+
+
+_ROUTES: dict[tuple[str, str], _Route] = {}
+
+
+def _route(kind: str, method: str, needs: Needs = Needs.NOTHING, action: str | None = None):
+    """Declare ``handler`` the answer to ``method`` on paths of ``kind`` (see ``_PATHS``)."""
+    def declare(handler: Callable[..., Response]) -> Callable[..., Response]:
+        _ROUTES[(kind, method)] = _Route(handler, needs, action)
+        return handler
+    return declare
+
+
+def _dispatch(kind: str, params: dict[str, str]) -> Response:
+    """Run the route for ``kind`` and the request's method once its caller, repository and permission are resolved,
+    refusing in this order: a method the path does not take, then credentials, then the name and its repository,
+    then the permission."""
+    route = _ROUTES.get((kind, request.method))
+    if route is None:
+        raise errors.method_unsupported(request.method)
+    caller = _caller()
+    arguments = caller.resolve(route.needs, params)
+    if route.action is not None:
+        caller.authorize(route.action, params.get("name"))
+    return route.handler(caller, **arguments)
+
+
 @blueprint.route("/v2/", methods=["GET", "HEAD"])
 @blueprint.route("/v2", methods=["GET", "HEAD"])
 def base():
-    _caller()
-    return Response("{}", content_type="application/json")
+    return _dispatch("base", {})
 
 
 @blueprint.route("/v2/_catalog", methods=["GET"])
 def catalog():
-    caller = _caller()
-    caller.authorize("ecr:DescribeRepositories", None)
-    with caller.store.lock:
-        names = sorted(caller.ctx.registry(caller.account).repositories)
-    page, link = _page(names, "/v2/_catalog")
-    return _json({"repositories": page}, headers=link)
+    return _dispatch("catalog", {})
 
 
 @blueprint.route("/v2/<anypath:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def route(path: str):
-    for pattern, kind in _ROUTES:
+    for pattern, kind in _PATHS:
         match = pattern.fullmatch(path)
         if match:
-            handler = _HANDLERS.get((kind, request.method))
-            if handler is None:
-                raise errors.method_unsupported(request.method)
-            return handler(_caller(), **match.groupdict())
+            return _dispatch(kind, match.groupdict())
     raise errors.NAME_UNKNOWN.error("no such registry endpoint", detail={"path": path})
 
 
@@ -254,14 +317,30 @@ def _chunks():
         yield chunk
 
 
+# The registry itself.
+
+@_route("base", "GET")
+@_route("base", "HEAD")
+def api_version_check(caller: _Request):
+    """The base endpoint only says whether the credentials are good."""
+    return Response("{}", content_type="application/json")
+
+
+@_route("catalog", "GET", action="ecr:DescribeRepositories")
+def list_repositories(caller: _Request):
+    with caller.store.lock:
+        names = sorted(caller.ctx.registry(caller.account).repositories)
+    page, link = _page(names, "/v2/_catalog")
+    return _json({"repositories": page}, headers=link)
+
+
 # Blobs.
 
+@_route("blob", "GET", Needs.PUSH_TARGET, "ecr:GetDownloadUrlForLayer")
+@_route("blob", "HEAD", Needs.PUSH_TARGET, "ecr:BatchCheckLayerAvailability")
 def get_blob(caller: _Request, name: str, digest: str):
     """A blob is served only through a repository that holds it (see ``blob_links``); one a pull through cache
     rule covers is fetched first."""
-    name = caller.push_target(name)
-    caller.authorize("ecr:BatchCheckLayerAvailability" if request.method == "HEAD" else "ecr:GetDownloadUrlForLayer",
-                     name)
     digest = access.digest(digest)
     path = caller.blobs.path(caller.account, caller.region, digest)
     if not _holds(caller, name, digest):
@@ -278,9 +357,10 @@ def _holds(caller: _Request, name: str, digest: str) -> bool:
     return held and caller.blobs.path(caller.account, caller.region, digest).is_file()
 
 
+@_route("blob", "DELETE")
 def delete_blob(caller: _Request, name: str, digest: str):
     """ECR has no blob deletion (layers go with their repository), so the specification's answer for a registry
-    that does not delete blobs."""
+    that does not delete blobs, whatever the path names."""
     raise errors.UNSUPPORTED.error("blob deletion is not supported; delete images or the repository",
                                    headers={"Allow": "GET, HEAD"})
 
@@ -310,11 +390,10 @@ def _upload_status(name: str, upload_id: str, size: int, status: int) -> Respons
         "Range": _reached(size), "Content-Length": "0"})
 
 
+@_route("uploads", "POST", Needs.PUSH_TARGET, "ecr:InitiateLayerUpload")
 def start_upload(caller: _Request, name: str):
     """POST: a cross-repository mount (``mount``/``from``), a monolithic upload (``digest``), or a new session. A
     mount that is refused falls back to what the request would otherwise be, as the specification says."""
-    name = caller.push_target(name)
-    caller.authorize("ecr:InitiateLayerUpload", name)
     mount = request.args.get("mount")
     if mount is not None:
         mounted_digest = access.digest(mount)
@@ -365,17 +444,15 @@ def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> 
         raise errors.upload_unknown(upload_id) from None
 
 
+@_route("upload", "PATCH", Needs.PUSH_TARGET, "ecr:UploadLayerPart")
 def patch_upload(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
-    caller.authorize("ecr:UploadLayerPart", name)
     size = _upload_size(caller, upload)
     size = _append(caller, name, upload, _content_range_start(size))
     return _upload_status(name, upload, size, 202)
 
 
+@_route("upload", "PUT", Needs.PUSH_TARGET, "ecr:CompleteLayerUpload")
 def finish_upload(caller: _Request, name: str, upload: str):
-    name = caller.push_target(name)
-    caller.authorize("ecr:CompleteLayerUpload", name)
     _upload_size(caller, upload)
     digest = request.args.get("digest")
     if digest is None:
@@ -389,15 +466,13 @@ def finish_upload(caller: _Request, name: str, upload: str):
     return _blob_created(name, digest)
 
 
+@_route("upload", "GET", Needs.PUSH_TARGET, "ecr:UploadLayerPart")
 def upload_status(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
-    caller.authorize("ecr:UploadLayerPart", name)
     return _upload_status(name, upload, _upload_size(caller, upload), 204)
 
 
+@_route("upload", "DELETE", Needs.PUSH_TARGET, "ecr:UploadLayerPart")
 def cancel_upload(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
-    caller.authorize("ecr:UploadLayerPart", name)
     _upload_size(caller, upload)
     caller.blobs.cancel(caller.account, caller.region, upload)
     return Response(status=204)
@@ -427,16 +502,10 @@ def _manifest_headers(image_digest: str, media_type: str, length: int) -> dict:
             "ETag": f'"{image_digest}"'}
 
 
-def get_manifest(caller: _Request, name: str, reference: str):
-    checked = access.repository_name(name)
-    image_id = _image_id(reference)
-    caller.pull_through(pull_through.ensure_image, checked, image_id)
-    repo = caller.repository(name)
+@_route("manifest", "GET", Needs.PULLED_IMAGE)
+def get_manifest(caller: _Request, repo, reference: str):
+    params = {"repositoryName": repo.name, "imageIds": [_image_id(reference)]}
     accepted = _accepted_types()
-    if request.method == "HEAD":
-        caller.authorize("ecr:BatchGetImage", repo.name)
-        return _head_manifest(caller, repo, image_id, accepted)
-    params = {"repositoryName": repo.name, "imageIds": [image_id]}
     if accepted:
         params["acceptedMediaTypes"] = accepted
     reply = caller.call("BatchGetImage", params)
@@ -448,8 +517,11 @@ def get_manifest(caller: _Request, name: str, reference: str):
                                                     len(body)))
 
 
-def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] | None):
+@_route("manifest", "HEAD", Needs.PULLED_IMAGE, "ecr:BatchGetImage")
+def head_manifest(caller: _Request, repo, reference: str):
     """HEAD answers what GET would without counting as a pull."""
+    image_id = _image_id(reference)
+    accepted = _accepted_types()
     with caller.store.lock:
         storage.settle(repo, caller.store.clock.now())
         images = repo.images
@@ -464,8 +536,8 @@ def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] |
     return Response(status=200, headers=headers)
 
 
+@_route("manifest", "PUT", Needs.PUSH_TARGET)
 def put_manifest(caller: _Request, name: str, reference: str):
-    name = caller.push_target(name)
     image_id = _image_id(reference)
     limit = model.shape("ImageManifest")["max"]
     if (request.content_length or 0) > limit:
@@ -494,27 +566,27 @@ def put_manifest(caller: _Request, name: str, reference: str):
     return Response(status=201, headers=headers)
 
 
-def delete_manifest(caller: _Request, name: str, reference: str):
-    repo = caller.repository(name)
+@_route("manifest", "DELETE", Needs.REPOSITORY)
+def delete_manifest(caller: _Request, repo, reference: str):
     reply = caller.call("BatchDeleteImage", {"repositoryName": repo.name, "imageIds": [_image_id(reference)]})
     if reply["failures"]:
         raise from_failure(reply["failures"][0])
     return Response(status=202, headers={"Content-Length": "0"})
 
 
-def list_tags(caller: _Request, name: str):
-    repo = caller.repository(name)
-    caller.authorize("ecr:ListImages", name)
+# Listings.
+
+@_route("tags", "GET", Needs.REPOSITORY, "ecr:ListImages")
+def list_tags(caller: _Request, repo):
     with caller.store.lock:
         tags = sorted(repo.images.by_tag)
-    page, link = _page(tags, f"/v2/{name}/tags/list")
-    return _json({"name": name, "tags": page}, headers=link)
+    page, link = _page(tags, f"/v2/{repo.name}/tags/list")
+    return _json({"name": repo.name, "tags": page}, headers=link)
 
 
-def referrers(caller: _Request, name: str, digest: str):
+@_route("referrers", "GET", Needs.REPOSITORY, "ecr:ListImageReferrers")
+def referrers(caller: _Request, repo, digest: str):
     """An OCI image index of the manifests whose subject is ``digest``, optionally of one artifactType."""
-    repo = caller.repository(name)
-    caller.authorize("ecr:ListImageReferrers", name)
     access.digest(digest)
     wanted = request.args.get("artifactType")
     descriptors = []
@@ -530,21 +602,3 @@ def referrers(caller: _Request, name: str, digest: str):
     headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
     return _json({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": descriptors}, headers=headers,
                  content_type=manifests.OCI_INDEX)
-
-
-_HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {
-    ("uploads", "POST"): start_upload,
-    ("upload", "PATCH"): patch_upload,
-    ("upload", "PUT"): finish_upload,
-    ("upload", "GET"): upload_status,
-    ("upload", "DELETE"): cancel_upload,
-    ("blob", "GET"): get_blob,
-    ("blob", "HEAD"): get_blob,
-    ("blob", "DELETE"): delete_blob,
-    ("manifest", "GET"): get_manifest,
-    ("manifest", "HEAD"): get_manifest,
-    ("manifest", "PUT"): put_manifest,
-    ("manifest", "DELETE"): delete_manifest,
-    ("tags", "GET"): list_tags,
-    ("referrers", "GET"): referrers,
-}
