@@ -219,17 +219,14 @@ def _internal_error(exc: Exception):
     return errors.UNKNOWN.error("an internal error occurred in the emulator").response()
 
 
-def _method_not_allowed(exc):
-    """Routing refuses a method before any blueprint sees the request; under /v2 the refusal still takes the spec's
-    JSON error shape rather than the framework's HTML page."""
+def method_not_allowed(exc):
+    """Routing refuses a method before any blueprint sees the request, so the app registers this for every 405;
+    under /v2 the refusal still takes the spec's JSON error shape rather than the framework's HTML page."""
     if not request.path.startswith("/v2"):
         return exc
     response = errors.method_unsupported(request.method, ", ".join(exc.valid_methods or ())).response()
     response.headers.update(API_VERSION)
     return response
-
-
-blueprint.record_once(lambda state: state.app.register_error_handler(405, _method_not_allowed))
 
 
 @dataclasses.dataclass(frozen=True)
