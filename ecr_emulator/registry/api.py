@@ -74,6 +74,7 @@ _PATHS = [
 class Needs(enum.Enum):
     """What the name in a route's path must reach before its handler runs."""
 
+    # No repository: /v2/ and the catalog name none, and blob deletion is refused whatever it names.
     NOTHING = enum.auto()
     # An existing repository, passed to the handler as ``repo``.
     REPOSITORY = enum.auto()

@@ -28,10 +28,13 @@ class ErrorCode:
         return dataclasses.replace(self, status=status)
 
     def error(self, message: str | None = None, detail=None, headers: dict | None = None) -> "RegistryError":
+        """The error to raise: this code with the default message unless the fault has a more telling one."""
         return RegistryError(self, self.message if message is None else message, detail, headers)
 
 
 class RegistryError(Exception):
+    """A refusal of a registry request, answered as the spec's ``{"errors": [...]}`` body by the blueprint."""
+
     def __init__(self, code: ErrorCode, message: str, detail=None, headers: dict | None = None):
         super().__init__(message)
         self.code = code
