@@ -48,6 +48,7 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     app.register_blueprint(scan_admin.blueprint)
     app.register_blueprint(blob_downloads.blueprint)
     app.register_blueprint(registry_api.blueprint)
+    app.register_error_handler(405, registry_api.method_not_allowed)
     logging.getLogger(__package__).setLevel(config.log_level.upper())
     return app
 

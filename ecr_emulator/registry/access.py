@@ -11,7 +11,7 @@ import re
 from ..models import manifests
 from ..models.store import Store
 from ..specs import model, patterns
-from .errors import RegistryError
+from .errors import DIGEST_INVALID, NAME_INVALID, TAG_INVALID, UNAUTHORIZED, RegistryError
 
 _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
@@ -19,8 +19,8 @@ _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 def unauthorized(realm: str, why: str) -> RegistryError:
     """ECR's challenge: a Basic realm naming the registry host, and the service; clients such as oras-py's ECR
     authenticator read the account and region from the realm."""
-    return RegistryError(401, "UNAUTHORIZED", "authentication required", detail=why,
-                         headers={"WWW-Authenticate": f'Basic realm="{realm}",service="ecr.amazonaws.com"'})
+    return UNAUTHORIZED.error(detail=why,
+                              headers={"WWW-Authenticate": f'Basic realm="{realm}",service="ecr.amazonaws.com"'})
 
 
 def caller(store: Store, authorization: str | None, realm: str) -> tuple[str, str, str]:
@@ -43,13 +43,13 @@ def repository_name(name: str) -> str:
     shape = model.shape("RepositoryName")
     if not (shape.get("min", 0) <= len(name) <= shape.get("max", 256)) or not patterns.compiled(
             shape["pattern"]).fullmatch(name):
-        raise RegistryError(400, "NAME_INVALID", "invalid repository name", detail={"name": name})
+        raise NAME_INVALID.error(detail={"name": name})
     return name
 
 
 def digest(value: str) -> str:
     if not manifests.is_digest(value):
-        raise RegistryError(400, "DIGEST_INVALID", "provided digest is not a sha256 digest", detail={"digest": value})
+        raise DIGEST_INVALID.error("provided digest is not a sha256 digest", detail={"digest": value})
     return value
 
 
@@ -62,5 +62,5 @@ def reference(value: str) -> str:
     if is_digest(value):
         return digest(value)
     if not _TAG.fullmatch(value):
-        raise RegistryError(400, "TAG_INVALID", "manifest tag did not match URI", detail={"tag": value})
+        raise TAG_INVALID.error(detail={"tag": value})
     return value

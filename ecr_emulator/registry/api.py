@@ -1,12 +1,23 @@
 """The registry HTTP API at /v2/: the OCI Distribution Specification 1.1 as docker, skopeo, podman and containerd
 speak it, over the same images the ECR JSON API serves.
 
+Each route declares what it needs before its handler runs (``_route``): what the name in its path must reach
+(``Needs``: an existing repository, a push target that a creation template may create with its first image, or the
+repository once the pull through cache has fetched the image the path names) and the IAM action the registry checks
+itself. One dispatcher (``_dispatch``), modelled on CNCF Distribution's, which takes the same from a route's access
+records, resolves them in one order on every route (the method, the credentials, the name and its repository, the
+permission) and hands the handler what it resolved; so handlers hold only what their route does, and the order of
+refusals a client sees cannot drift apart between them.
+
 Manifest writes, reads and deletes go through the JSON API's own operations (PutImage, BatchGetImage,
-BatchDeleteImage) by ``protocol.dispatch``, so validation, immutability, journaling and errors are one code path.
-Blobs stream between the socket and the blob store in chunks and never sit whole in memory.
+BatchDeleteImage) by ``protocol.dispatch``, so validation, immutability, journaling and errors are one code path;
+those routes declare no action of their own. Blobs stream between the socket and the blob store in chunks and never
+sit whole in memory.
 """
 
 import bisect
+import dataclasses
+import enum
 import json
 import logging
 import re
@@ -27,7 +38,7 @@ from ..pull_through import fetch as pull_through
 from ..server import hosts
 from ..specs import model
 from ..state.persistence import StateWriteError
-from . import access, blob_store
+from . import access, blob_store, errors
 from .blob_downloads import blob_response
 from .errors import RegistryError, from_ecr, from_failure
 
@@ -50,7 +61,7 @@ blueprint.record_once(_register_converter)
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 DEFAULT_PAGE = 100
-_ROUTES = [
+_PATHS = [
     (re.compile(r"(?P<name>.+)/blobs/uploads/?"), "uploads"),
     (re.compile(r"(?P<name>.+)/blobs/uploads/(?P<upload>[^/]+)"), "upload"),
     (re.compile(r"(?P<name>.+)/blobs/(?P<digest>[^/]+)"), "blob"),
@@ -58,6 +69,21 @@ _ROUTES = [
     (re.compile(r"(?P<name>.+)/tags/list"), "tags"),
     (re.compile(r"(?P<name>.+)/referrers/(?P<digest>[^/]+)"), "referrers"),
 ]
+
+
+class Needs(enum.Enum):
+    """What the name in a route's path must reach before its handler runs."""
+
+    # No repository: /v2/ and the catalog name none, and blob deletion is refused whatever it names.
+    NOTHING = enum.auto()
+    # An existing repository, passed to the handler as ``repo``.
+    REPOSITORY = enum.auto()
+    # The repository a push writes to, passed as its checked ``name``: it may not exist until a CREATE_ON_PUSH template
+    # creates it with its first image. Blob reads need this too, since a push asks which layers are there first.
+    PUSH_TARGET = enum.auto()
+    # An existing repository once a pull through cache rule has fetched the image the route's reference names (the
+    # fetch may create the repository), passed as ``repo``.
+    PULLED_IMAGE = enum.auto()
 
 
 class _Request:
@@ -83,8 +109,7 @@ class _Request:
     def repository(self, name: str):
         repo = self.ctx.registry(self.account).repositories.get(access.repository_name(name))
         if repo is None:
-            raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
-                "name": name, "registryId": self.account})
+            raise errors.name_unknown(name, self.account)
         return repo
 
     def push_target(self, name: str) -> str:
@@ -95,8 +120,7 @@ class _Request:
         with self.store.lock:
             if creation_templates.accepts_push(registry, checked):
                 return checked
-        raise RegistryError(404, "NAME_UNKNOWN", "repository name not known to registry", detail={
-            "name": name, "registryId": self.account})
+        raise errors.name_unknown(name, self.account)
 
     def pull_through(self, ensure, name: str, wanted) -> None:
         """Fill the pull through cache for a read of ``name`` (``ensure`` is ``pull_through.ensure_image`` or
@@ -108,6 +132,18 @@ class _Request:
             raise from_ecr(exc) from None
         if failure is not None and failure["failureCode"] != "ImageNotFound":
             raise from_failure(failure)
+
+    def resolve(self, needs: Needs, params: dict[str, str]) -> dict:
+        """A handler's arguments: the route's path parameters with its ``name`` resolved as ``needs`` says."""
+        if needs is Needs.NOTHING:
+            return params
+        rest = {key: value for key, value in params.items() if key != "name"}
+        name = params["name"]
+        if needs is Needs.PUSH_TARGET:
+            return {"name": self.push_target(name), **rest}
+        if needs is Needs.PULLED_IMAGE:
+            self.pull_through(pull_through.ensure_image, access.repository_name(name), _image_id(params["reference"]))
+        return {"repo": self.repository(name), **rest}
 
     @typing.overload
     def call(self, operation: str, params: dict) -> dict: ...
@@ -162,14 +198,14 @@ def _registry_error(exc: RegistryError) -> Response:
 def _disk_fault(exc: blob_store.DiskFaultError) -> Response:
     """The machine failed, not the request: 500 with Distribution's catch-all code and a message that says why."""
     log.error("registry request failed: %s", exc)
-    return RegistryError(500, "UNKNOWN", str(exc)).response()
+    return errors.UNKNOWN.error(str(exc)).response()
 
 
 @blueprint.errorhandler(StateWriteError)
 def _state_write_failure(exc: StateWriteError) -> Response:
     """A change (such as a pull through cache fill) whose journal record could not be written was undone."""
     log.error("registry request failed: %s", exc)
-    return RegistryError(500, "UNKNOWN", f"the change was not made: {exc}").response()
+    return errors.UNKNOWN.error(f"the change was not made: {exc}").response()
 
 
 @blueprint.errorhandler(Exception)
@@ -180,51 +216,73 @@ def _internal_error(exc: Exception):
         return exc
     log.exception("registry request failed")
     if blob_store.is_disk_fault(exc):
-        return RegistryError(500, "UNKNOWN", f"the emulator's disk failed: {blob_store.fault_reason(exc)}").response()
-    return RegistryError(500, "UNKNOWN", "an internal error occurred in the emulator").response()
+        return errors.UNKNOWN.error(f"the emulator's disk failed: {blob_store.fault_reason(exc)}").response()
+    return errors.UNKNOWN.error("an internal error occurred in the emulator").response()
 
 
-def _method_not_allowed(exc):
-    """Routing refuses a method before any blueprint sees the request; under /v2 the refusal still takes the spec's
-    JSON error shape rather than the framework's HTML page."""
+def method_not_allowed(exc):
+    """Routing refuses a method before any blueprint sees the request, so the app registers this for every 405;
+    under /v2 the refusal still takes the spec's JSON error shape rather than the framework's HTML page."""
     if not request.path.startswith("/v2"):
         return exc
-    response = RegistryError(405, "UNSUPPORTED", f"{request.method} is not supported here",
-                             headers={"Allow": ", ".join(exc.valid_methods or ())}).response()
+    response = errors.method_unsupported(request.method, ", ".join(exc.valid_methods or ())).response()
     response.headers.update(API_VERSION)
     return response
 
 
-blueprint.record_once(lambda state: state.app.register_error_handler(405, _method_not_allowed))
+@dataclasses.dataclass(frozen=True)
+class _Route:
+    """A route's handler and what it needs resolved first: the repository (``needs``) and the IAM action the
+    registry checks itself (None where the handler runs a JSON operation, which checks its own)."""
+
+    handler: Callable[..., Response]
+    needs: Needs
+    action: str | None
+
+
+_ROUTES: dict[tuple[str, str], _Route] = {}
+
+
+def _route(kind: str, method: str, needs: Needs = Needs.NOTHING, action: str | None = None):
+    """Declare ``handler`` the answer to ``method`` on paths of ``kind`` (see ``_PATHS``)."""
+    def declare(handler: Callable[..., Response]) -> Callable[..., Response]:
+        _ROUTES[(kind, method)] = _Route(handler, needs, action)
+        return handler
+    return declare
+
+
+def _dispatch(kind: str, params: dict[str, str]) -> Response:
+    """Run the route for ``kind`` and the request's method once its caller, repository and permission are resolved,
+    refusing in this order: a method the path does not take, then credentials, then the name and its repository,
+    then the permission."""
+    route = _ROUTES.get((kind, request.method))
+    if route is None:
+        raise errors.method_unsupported(request.method)
+    caller = _caller()
+    arguments = caller.resolve(route.needs, params)
+    if route.action is not None:
+        caller.authorize(route.action, params.get("name"))
+    return route.handler(caller, **arguments)
 
 
 @blueprint.route("/v2/", methods=["GET", "HEAD"])
 @blueprint.route("/v2", methods=["GET", "HEAD"])
 def base():
-    _caller()
-    return Response("{}", content_type="application/json")
+    return _dispatch("base", {})
 
 
 @blueprint.route("/v2/_catalog", methods=["GET"])
 def catalog():
-    caller = _caller()
-    caller.authorize("ecr:DescribeRepositories", None)
-    with caller.store.lock:
-        names = sorted(caller.ctx.registry(caller.account).repositories)
-    page, link = _page(names, "/v2/_catalog")
-    return _json({"repositories": page}, headers=link)
+    return _dispatch("catalog", {})
 
 
 @blueprint.route("/v2/<anypath:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def route(path: str):
-    for pattern, kind in _ROUTES:
+    for pattern, kind in _PATHS:
         match = pattern.fullmatch(path)
         if match:
-            handler = _HANDLERS.get((kind, request.method))
-            if handler is None:
-                raise RegistryError(405, "UNSUPPORTED", f"{request.method} is not supported here")
-            return handler(_caller(), **match.groupdict())
-    raise RegistryError(404, "NAME_UNKNOWN", "no such registry endpoint", detail={"path": path})
+            return _dispatch(kind, match.groupdict())
+    raise errors.NAME_UNKNOWN.error("no such registry endpoint", detail={"path": path})
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None, content_type="application/json") -> Response:
@@ -236,8 +294,7 @@ def _page(items: list[str], path: str) -> tuple[list[str], dict]:
     n = request.args.get("n")
     last = request.args.get("last")
     if n is not None and (not n.isdigit() or int(n) < 0):
-        raise RegistryError(400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested",
-                            detail={"n": n})
+        raise errors.PAGINATION_NUMBER_INVALID.error(detail={"n": n})
     limit = int(n) if n is not None else DEFAULT_PAGE
     start = 0
     if last is not None:
@@ -258,20 +315,36 @@ def _chunks():
         yield chunk
 
 
+# The registry itself.
+
+@_route("base", "GET")
+@_route("base", "HEAD")
+def api_version_check(caller: _Request):
+    """The base endpoint only says whether the credentials are good."""
+    return Response("{}", content_type="application/json")
+
+
+@_route("catalog", "GET", action="ecr:DescribeRepositories")
+def list_repositories(caller: _Request):
+    with caller.store.lock:
+        names = sorted(caller.ctx.registry(caller.account).repositories)
+    page, link = _page(names, "/v2/_catalog")
+    return _json({"repositories": page}, headers=link)
+
+
 # Blobs.
 
+@_route("blob", "GET", Needs.PUSH_TARGET, "ecr:GetDownloadUrlForLayer")
+@_route("blob", "HEAD", Needs.PUSH_TARGET, "ecr:BatchCheckLayerAvailability")
 def get_blob(caller: _Request, name: str, digest: str):
     """A blob is served only through a repository that holds it (see ``blob_links``); one a pull through cache
     rule covers is fetched first."""
-    name = caller.push_target(name)
-    caller.authorize("ecr:BatchCheckLayerAvailability" if request.method == "HEAD" else "ecr:GetDownloadUrlForLayer",
-                     name)
     digest = access.digest(digest)
     path = caller.blobs.path(caller.account, caller.region, digest)
     if not _holds(caller, name, digest):
         caller.pull_through(pull_through.ensure_blob, name, digest)
     if not _holds(caller, name, digest):
-        raise RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", detail={"digest": digest})
+        raise errors.BLOB_UNKNOWN.error(detail={"digest": digest})
     return blob_response(path, digest)
 
 
@@ -282,11 +355,12 @@ def _holds(caller: _Request, name: str, digest: str) -> bool:
     return held and caller.blobs.path(caller.account, caller.region, digest).is_file()
 
 
+@_route("blob", "DELETE")
 def delete_blob(caller: _Request, name: str, digest: str):
     """ECR has no blob deletion (layers go with their repository), so the specification's answer for a registry
-    that does not delete blobs."""
-    raise RegistryError(405, "UNSUPPORTED", "blob deletion is not supported; delete images or the repository",
-                        headers={"Allow": "GET, HEAD"})
+    that does not delete blobs, whatever the path names."""
+    raise errors.UNSUPPORTED.error("blob deletion is not supported; delete images or the repository",
+                                   headers={"Allow": "GET, HEAD"})
 
 
 def _held(caller: _Request, name: str, digest: str, store_blob) -> None:
@@ -303,17 +377,21 @@ def _blob_created(name: str, digest: str) -> Response:
                                          "Content-Length": "0"})
 
 
+def _reached(size: int) -> str:
+    """The ``Range`` an upload of ``size`` bytes has reached."""
+    return f"0-{max(size - 1, 0)}"
+
+
 def _upload_status(name: str, upload_id: str, size: int, status: int) -> Response:
     return Response(status=status, headers={
         "Location": f"/v2/{name}/blobs/uploads/{upload_id}", "Docker-Upload-UUID": upload_id,
-        "Range": f"0-{max(size - 1, 0)}", "Content-Length": "0"})
+        "Range": _reached(size), "Content-Length": "0"})
 
 
+@_route("uploads", "POST", Needs.PUSH_TARGET, "ecr:InitiateLayerUpload")
 def start_upload(caller: _Request, name: str):
     """POST: a cross-repository mount (``mount``/``from``), a monolithic upload (``digest``), or a new session. A
     mount that is refused falls back to what the request would otherwise be, as the specification says."""
-    name = caller.push_target(name)
-    caller.authorize("ecr:InitiateLayerUpload", name)
     mount = request.args.get("mount")
     if mount is not None:
         mounted_digest = access.digest(mount)
@@ -328,8 +406,7 @@ def start_upload(caller: _Request, name: str):
         try:
             _held(caller, name, digest, lambda: caller.blobs.put(caller.account, caller.region, _chunks(), digest))
         except blob_store.DigestMismatchError as exc:
-            raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
-                                detail={"digest": digest, "actual": exc.actual}) from None
+            raise errors.digest_mismatch(digest, exc.actual) from None
         return _blob_created(name, digest)
     upload_id = caller.blobs.start_upload(caller.account, caller.region)
     return _upload_status(name, upload_id, 0, 202)
@@ -339,8 +416,7 @@ def _upload_size(caller: _Request, upload_id: str) -> int:
     try:
         return caller.blobs.upload_size(caller.account, caller.region, upload_id)
     except blob_store.UnknownUploadError:
-        raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
-                            detail={"uploadId": upload_id}) from None
+        raise errors.upload_unknown(upload_id) from None
 
 
 def _content_range_start(size: int) -> int | None:
@@ -350,8 +426,8 @@ def _content_range_start(size: int) -> int | None:
         return None
     match = re.fullmatch(r"(?:bytes[ =])?(\d+)-(\d+)", header.strip())
     if match is None or int(match.group(2)) < int(match.group(1)):
-        raise RegistryError(416, "BLOB_UPLOAD_INVALID", "invalid Content-Range", detail={"Content-Range": header},
-                            headers={"Range": f"0-{max(size - 1, 0)}"})
+        raise errors.BLOB_UPLOAD_INVALID.error("invalid Content-Range", detail={"Content-Range": header},
+                                               headers={"Range": _reached(size)})
     return int(match.group(1))
 
 
@@ -359,49 +435,42 @@ def _append(caller: _Request, name: str, upload_id: str, offset: int | None) -> 
     try:
         return caller.blobs.append(caller.account, caller.region, upload_id, _chunks(), offset)
     except blob_store.UploadOffsetError as exc:
-        raise RegistryError(416, "BLOB_UPLOAD_INVALID", "chunk does not start where the upload ends",
-                            detail={"expectedOffset": exc.size},
-                            headers={"Range": f"0-{max(exc.size - 1, 0)}",
-                                     "Location": f"/v2/{name}/blobs/uploads/{upload_id}"}) from None
+        raise errors.BLOB_UPLOAD_INVALID.error(
+            "chunk does not start where the upload ends", detail={"expectedOffset": exc.size},
+            headers={"Range": _reached(exc.size), "Location": f"/v2/{name}/blobs/uploads/{upload_id}"}) from None
     except blob_store.UnknownUploadError:
-        raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
-                            detail={"uploadId": upload_id}) from None
+        raise errors.upload_unknown(upload_id) from None
 
 
+@_route("upload", "PATCH", Needs.PUSH_TARGET, "ecr:UploadLayerPart")
 def patch_upload(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
-    caller.authorize("ecr:UploadLayerPart", name)
     size = _upload_size(caller, upload)
     size = _append(caller, name, upload, _content_range_start(size))
     return _upload_status(name, upload, size, 202)
 
 
+@_route("upload", "PUT", Needs.PUSH_TARGET, "ecr:CompleteLayerUpload")
 def finish_upload(caller: _Request, name: str, upload: str):
-    name = caller.push_target(name)
-    caller.authorize("ecr:CompleteLayerUpload", name)
     _upload_size(caller, upload)
     digest = request.args.get("digest")
     if digest is None:
-        raise RegistryError(400, "DIGEST_INVALID", "a digest query parameter is required to finish an upload")
+        raise errors.DIGEST_INVALID.error("a digest query parameter is required to finish an upload")
     access.digest(digest)
     _append(caller, name, upload, None)
     try:
         _held(caller, name, digest, lambda: caller.blobs.finish(caller.account, caller.region, upload, digest))
     except blob_store.DigestMismatchError as exc:
-        raise RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content",
-                            detail={"digest": digest, "actual": exc.actual}) from None
+        raise errors.digest_mismatch(digest, exc.actual) from None
     return _blob_created(name, digest)
 
 
+@_route("upload", "GET", Needs.PUSH_TARGET, "ecr:UploadLayerPart")
 def upload_status(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
-    caller.authorize("ecr:UploadLayerPart", name)
     return _upload_status(name, upload, _upload_size(caller, upload), 204)
 
 
+@_route("upload", "DELETE", Needs.PUSH_TARGET, "ecr:UploadLayerPart")
 def cancel_upload(caller: _Request, name: str, upload: str):
-    caller.push_target(name)
-    caller.authorize("ecr:UploadLayerPart", name)
     _upload_size(caller, upload)
     caller.blobs.cancel(caller.account, caller.region, upload)
     return Response(status=204)
@@ -431,16 +500,10 @@ def _manifest_headers(image_digest: str, media_type: str, length: int) -> dict:
             "ETag": f'"{image_digest}"'}
 
 
-def get_manifest(caller: _Request, name: str, reference: str):
-    checked = access.repository_name(name)
-    image_id = _image_id(reference)
-    caller.pull_through(pull_through.ensure_image, checked, image_id)
-    repo = caller.repository(name)
+@_route("manifest", "GET", Needs.PULLED_IMAGE)
+def get_manifest(caller: _Request, repo, reference: str):
+    params = {"repositoryName": repo.name, "imageIds": [_image_id(reference)]}
     accepted = _accepted_types()
-    if request.method == "HEAD":
-        caller.authorize("ecr:BatchGetImage", repo.name)
-        return _head_manifest(caller, repo, image_id, accepted)
-    params = {"repositoryName": repo.name, "imageIds": [image_id]}
     if accepted:
         params["acceptedMediaTypes"] = accepted
     reply = caller.call("BatchGetImage", params)
@@ -452,37 +515,40 @@ def get_manifest(caller: _Request, name: str, reference: str):
                                                     len(body)))
 
 
-def _head_manifest(caller: _Request, repo, image_id: dict, accepted: list[str] | None):
+@_route("manifest", "HEAD", Needs.PULLED_IMAGE, "ecr:BatchGetImage")
+def head_manifest(caller: _Request, repo, reference: str):
     """HEAD answers what GET would without counting as a pull."""
+    image_id = _image_id(reference)
+    accepted = _accepted_types()
     with caller.store.lock:
         storage.settle(repo, caller.store.clock.now())
         images = repo.images
         image = images.by_tag.get(image_id["imageTag"]) if "imageTag" in image_id else images.by_digest.get(
             image_id["imageDigest"])
         if image is None or (accepted and image.media_type not in accepted):
-            raise RegistryError(404, "MANIFEST_UNKNOWN", "manifest unknown to registry", detail=image_id)
+            raise errors.MANIFEST_UNKNOWN.error(detail=image_id)
         if image.storage_class == "ARCHIVE":
-            raise RegistryError(404, "MANIFEST_UNKNOWN", "the image is archived and cannot be pulled until it is "
-                                "restored", detail=image_id)
+            raise errors.MANIFEST_UNKNOWN.error("the image is archived and cannot be pulled until it is restored",
+                                                detail=image_id)
         headers = _manifest_headers(image.digest, image.media_type, len(image.manifest))
     return Response(status=200, headers=headers)
 
 
+@_route("manifest", "PUT", Needs.PUSH_TARGET)
 def put_manifest(caller: _Request, name: str, reference: str):
-    name = caller.push_target(name)
     image_id = _image_id(reference)
     limit = model.shape("ImageManifest")["max"]
     if (request.content_length or 0) > limit:
-        raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
+        raise errors.manifest_too_large(limit)
     data = request.stream.read(limit + 1)
     if len(data) > limit:
-        raise RegistryError(413, "MANIFEST_INVALID", f"manifest is larger than {limit} bytes")
+        raise errors.manifest_too_large(limit)
     try:
         text = data.decode()
     except UnicodeDecodeError:
-        raise RegistryError(400, "MANIFEST_INVALID", "manifest is not UTF-8 JSON") from None
+        raise errors.MANIFEST_INVALID.error("manifest is not UTF-8 JSON") from None
     if not text:
-        raise RegistryError(400, "MANIFEST_INVALID", "manifest is empty")
+        raise errors.MANIFEST_INVALID.error("manifest is empty")
     params = {"repositoryName": name, "imageManifest": text, **image_id}
     media_type = (request.mimetype or "").strip()
     if media_type in manifests.MANIFEST_TYPES:
@@ -498,27 +564,27 @@ def put_manifest(caller: _Request, name: str, reference: str):
     return Response(status=201, headers=headers)
 
 
-def delete_manifest(caller: _Request, name: str, reference: str):
-    repo = caller.repository(name)
+@_route("manifest", "DELETE", Needs.REPOSITORY)
+def delete_manifest(caller: _Request, repo, reference: str):
     reply = caller.call("BatchDeleteImage", {"repositoryName": repo.name, "imageIds": [_image_id(reference)]})
     if reply["failures"]:
         raise from_failure(reply["failures"][0])
     return Response(status=202, headers={"Content-Length": "0"})
 
 
-def list_tags(caller: _Request, name: str):
-    repo = caller.repository(name)
-    caller.authorize("ecr:ListImages", name)
+# Listings.
+
+@_route("tags", "GET", Needs.REPOSITORY, "ecr:ListImages")
+def list_tags(caller: _Request, repo):
     with caller.store.lock:
         tags = sorted(repo.images.by_tag)
-    page, link = _page(tags, f"/v2/{name}/tags/list")
-    return _json({"name": name, "tags": page}, headers=link)
+    page, link = _page(tags, f"/v2/{repo.name}/tags/list")
+    return _json({"name": repo.name, "tags": page}, headers=link)
 
 
-def referrers(caller: _Request, name: str, digest: str):
+@_route("referrers", "GET", Needs.REPOSITORY, "ecr:ListImageReferrers")
+def referrers(caller: _Request, repo, digest: str):
     """An OCI image index of the manifests whose subject is ``digest``, optionally of one artifactType."""
-    repo = caller.repository(name)
-    caller.authorize("ecr:ListImageReferrers", name)
     access.digest(digest)
     wanted = request.args.get("artifactType")
     descriptors = []
@@ -534,21 +600,3 @@ def referrers(caller: _Request, name: str, digest: str):
     headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
     return _json({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": descriptors}, headers=headers,
                  content_type=manifests.OCI_INDEX)
-
-
-_HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {
-    ("uploads", "POST"): start_upload,
-    ("upload", "PATCH"): patch_upload,
-    ("upload", "PUT"): finish_upload,
-    ("upload", "GET"): upload_status,
-    ("upload", "DELETE"): cancel_upload,
-    ("blob", "GET"): get_blob,
-    ("blob", "HEAD"): get_blob,
-    ("blob", "DELETE"): delete_blob,
-    ("manifest", "GET"): get_manifest,
-    ("manifest", "HEAD"): get_manifest,
-    ("manifest", "PUT"): put_manifest,
-    ("manifest", "DELETE"): delete_manifest,
-    ("tags", "GET"): list_tags,
-    ("referrers", "GET"): referrers,
-}
