@@ -34,10 +34,5 @@ class RequestContext:
         name = params["repositoryName"]
         repository = registry.repositories.get(name)
         if repository is None:
-            raise repository_not_found(name, registry.account)
+            raise errors.repository_not_found(name, registry.account)
         return registry, repository
-
-
-def repository_not_found(name: str, account: str) -> Exception:
-    return errors.RepositoryNotFoundException(
-        f"The repository with name '{name}' does not exist in the registry with id '{account}'")

@@ -26,15 +26,6 @@ _TEXT_SETTINGS = ("description", "repositoryPolicy", "lifecyclePolicy", "customR
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+")
 
 
-def _invalid(member: str, detail: str) -> Exception:
-    return errors.InvalidParameterException(f"Invalid parameter at '{member}' failed to satisfy constraint: '{detail}'")
-
-
-def _not_found(prefix: str, account: str) -> Exception:
-    return errors.TemplateNotFoundException(
-        f"The repository creation template with prefix '{prefix}' does not exist in the registry with id '{account}'")
-
-
 def _check_policy(text: str, account: str) -> None:
     """As SetRepositoryPolicy without ``force``: a template has no force flag, so a policy that would lock the
     account out of every repository made from the template is refused too."""
@@ -50,8 +41,8 @@ def _check_policy(text: str, account: str) -> None:
 def _check_role(arn: str, account: str) -> None:
     match = _ROLE_ARN.fullmatch(arn)
     if match is None or match.group(1) != account:
-        raise _invalid("customRoleArn", f"customRoleArn must be the ARN of an IAM role in the registry's account "
-                                        f"{account}")
+        raise errors.invalid_parameter(
+            "customRoleArn", f"customRoleArn must be the ARN of an IAM role in the registry's account {account}")
 
 
 def _settings(ctx: RequestContext, account: str, params: dict, template: dict) -> dict:
@@ -61,8 +52,8 @@ def _settings(ctx: RequestContext, account: str, params: dict, template: dict) -
     if "appliedFor" in params:
         applied = list(dict.fromkeys(params["appliedFor"]))
         if not applied:
-            raise _invalid("appliedFor", "appliedFor must name at least one of REPLICATION, PULL_THROUGH_CACHE, "
-                                         "CREATE_ON_PUSH")
+            raise errors.invalid_parameter(
+                "appliedFor", "appliedFor must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH")
         result["appliedFor"] = applied
     for name in _TEXT_SETTINGS:
         if params.get(name):
@@ -116,13 +107,9 @@ def create_repository_creation_template(ctx: RequestContext, params: dict) -> di
         stored = registry.settings.setdefault(model.TEMPLATES, {})
         key = model.template_key(prefix)
         if key in stored:
-            raise errors.TemplateAlreadyExistsException(
-                f"The repository creation template with prefix '{stored[key]['prefix']}' already exists in the "
-                f"registry with id '{registry.account}'. Specify a unique prefix and try again.")
+            raise errors.template_already_exists(stored[key]["prefix"], registry.account)
         if len(stored) >= MAX_TEMPLATES:
-            raise errors.LimitExceededException(
-                f"The registry with id '{registry.account}' already has the maximum of {MAX_TEMPLATES} repository "
-                f"creation templates")
+            raise errors.limit_exceeded(registry.account, MAX_TEMPLATES, "repository creation templates")
         template["createdAt"] = template["updatedAt"] = ctx.clock.now()
         stored[key] = template
         return {"registryId": registry.account, "repositoryCreationTemplate": _view(template)}
@@ -154,7 +141,7 @@ def update_repository_creation_template(ctx: RequestContext, params: dict) -> di
     with ctx.store.lock:
         current = model.templates(registry).get(key)
         if current is None:
-            raise _not_found(params["prefix"], registry.account)
+            raise errors.template_not_found(params["prefix"], registry.account)
         template = _settings(ctx, registry.account, params, current)
         template["updatedAt"] = ctx.clock.now()
         registry.settings[model.TEMPLATES][key] = template
@@ -167,5 +154,5 @@ def delete_repository_creation_template(ctx: RequestContext, params: dict) -> di
     with ctx.store.lock:
         template = model.templates(registry).pop(model.template_key(params["prefix"]), None)
     if template is None:
-        raise _not_found(params["prefix"], registry.account)
+        raise errors.template_not_found(params["prefix"], registry.account)
     return {"registryId": registry.account, "repositoryCreationTemplate": _view(template)}

@@ -1,7 +1,7 @@
 """Image operations: PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages."""
 
 from .. import errors
-from ..api.context import RequestContext, repository_not_found
+from ..api.context import RequestContext
 from ..models import blob_links, creation_templates, image_ops, replication, settings, storage
 from ..models.images import Image
 from ..models.manifests import DIGEST_SYNTAX
@@ -24,7 +24,7 @@ def blob_size_in(ctx: RequestContext, registry, name: str):
 def _push_target(registry, name: str) -> Repository | None:
     """The repository a push goes to; None when it does not exist yet but a CREATE_ON_PUSH template will create it."""
     if not creation_templates.accepts_push(registry, name):
-        raise repository_not_found(name, registry.account)
+        raise errors.repository_not_found(name, registry.account)
     return registry.repositories.get(name)
 
 
@@ -42,7 +42,7 @@ def put_image(ctx: RequestContext, params: dict) -> dict:
         repo = _push_target(registry, name) or creation_templates.new_repository(
             registry, name, ctx.clock.now(), "CREATE_ON_PUSH")
         if repo is None:
-            raise repository_not_found(name, registry.account)
+            raise errors.repository_not_found(name, registry.account)
         # A replayed push was checked when it was acknowledged, against uploads the journal does not hold.
         strict = ctx.config.strict_layers and not ctx.store.replaying
         image = image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"), strict=strict,
@@ -209,9 +209,7 @@ def describe_images(ctx: RequestContext, params: dict) -> dict:
         storage.settle(repo, now)
         if "imageIds" in params:
             if "maxResults" in params or "nextToken" in params:
-                raise errors.InvalidParameterException(
-                    "Invalid parameter at 'maxResults' failed to satisfy constraint: "
-                    "'maxResults and nextToken cannot be used when imageIds is specified'")
+                raise errors.paging_with_ids("maxResults", "imageIds")
             return {"imageDetails": [image_detail(registry, repo, image, now)
                                      for image in described(repo, params["imageIds"])]}
         after = paging.decode(params.get("nextToken"), int) or 0
@@ -228,7 +226,7 @@ def described(repo: Repository, image_ids: list[dict]) -> list[Image]:
     for image_id in _unique(image_ids):
         image, failure = _resolve(repo, image_id)
         if failure is not None and failure["failureCode"] != "ImageNotFound":
-            raise errors.InvalidParameterException(f"Invalid parameter at 'imageIds': {failure['failureReason']}")
+            raise errors.refused_parameter("imageIds", failure["failureReason"])
         if image is None:
             shown = ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
             raise errors.ImageNotFoundException(
@@ -246,7 +244,7 @@ def list_images(ctx: RequestContext, params: dict) -> dict:
     limit = _page_limit(params)
     state = paging.decode(params.get("nextToken"), list)
     if state is not None and (len(state) != 2 or not all(isinstance(v, int) for v in state)):
-        raise paging.invalid()
+        raise errors.invalid_next_token()
     seq, skip = state or (0, 0)
     keep = _status_filter(params)
     out: list[dict] = []

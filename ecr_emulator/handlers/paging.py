@@ -20,10 +20,5 @@ def decode(token: str | None, expected_type: type):
     except (binascii.Error, ValueError, UnicodeError):
         state = None
     if not isinstance(state, expected_type) or isinstance(state, bool):
-        raise invalid()
+        raise errors.invalid_next_token()
     return state
-
-
-def invalid() -> Exception:
-    return errors.InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
-                                            "'The nextToken is not valid'")

@@ -36,8 +36,7 @@ class PolicyFault(Exception):
 def invalid_policy(kind: str, detail: str) -> Exception:
     """ECR's refusal, word for word; ``detail`` (what is wrong) is logged, never sent."""
     log.info("refused %s policy: %s", kind, detail)
-    return errors.InvalidParameterException(
-        messages.invalid_parameter("PolicyText", messages.POLICY.format(kind=kind)))
+    return errors.invalid_parameter("PolicyText", messages.POLICY.format(kind=kind))
 
 
 def _no_duplicate_keys(pairs: list) -> dict:
@@ -182,14 +181,8 @@ def _refuse_organization_keys(statements: list[dict]) -> None:
     the limit is the emulator's."""
     key = policy_evaluation.organization_key(statements)
     if key is not None:
-        raise errors.InvalidParameterException(messages.invalid_parameter(
-            "PolicyText", f"Condition key {key!r} needs AWS Organizations, which this emulator does not model"))
-
-
-def _repository_policy_not_found(repository: str, account: str) -> Exception:
-    return errors.RepositoryPolicyNotFoundException(
-        f"Repository policy does not exist for the repository with name '{repository}' "
-        f"in the registry with id '{account}'")
+        raise errors.invalid_parameter(
+            "PolicyText", f"Condition key {key!r} needs AWS Organizations, which this emulator does not model")
 
 
 @operation("SetRepositoryPolicy")
@@ -218,7 +211,7 @@ def get_repository_policy(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         text = repo.policy_text
     if text is None:
-        raise _repository_policy_not_found(repo.name, registry.account)
+        raise errors.repository_policy_not_found(repo.name, registry.account)
     return {"registryId": registry.account, "repositoryName": repo.name, "policyText": text}
 
 
@@ -228,12 +221,8 @@ def delete_repository_policy(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         text, repo.policy_text = repo.policy_text, None
     if text is None:
-        raise _repository_policy_not_found(repo.name, registry.account)
+        raise errors.repository_policy_not_found(repo.name, registry.account)
     return {"registryId": registry.account, "repositoryName": repo.name, "policyText": text}
-
-
-def _registry_policy_not_found(account: str) -> Exception:
-    return errors.RegistryPolicyNotFoundException(f"Registry policy does not exist in the registry with id '{account}'")
 
 
 @operation("PutRegistryPolicy")
@@ -264,7 +253,7 @@ def get_registry_policy(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         text = registry.settings.get(settings.REGISTRY_POLICY)
     if text is None:
-        raise _registry_policy_not_found(registry.account)
+        raise errors.registry_policy_not_found(registry.account)
     return {"registryId": registry.account, "policyText": text}
 
 
@@ -274,5 +263,5 @@ def delete_registry_policy(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         text = registry.settings.pop(settings.REGISTRY_POLICY, None)
     if text is None:
-        raise _registry_policy_not_found(registry.account)
+        raise errors.registry_policy_not_found(registry.account)
     return {"registryId": registry.account, "policyText": text}

@@ -16,16 +16,6 @@ from . import operation, paging
 _DEFAULT_PAGE = 100
 
 
-def _invalid(member: str, constraint: str) -> Exception:
-    return errors.InvalidParameterException(f"Invalid parameter at '{member}' failed to satisfy constraint: "
-                                            f"'{constraint}'")
-
-
-def _not_found(prefix: str, account: str) -> Exception:
-    return errors.PullThroughCacheRuleNotFoundException(
-        f"The pull through cache rule with prefix '{prefix}' does not exist in the registry with id '{account}'")
-
-
 def _refuse_problem(rule: dict, account: str, region: str) -> None:
     problem = ptc.rule_problem(rule, account, region)
     if problem:
@@ -39,13 +29,14 @@ def _upstream_prefix(params: dict, prefix: str, upstream: str) -> str | None:
     given = params.get("upstreamRepositoryPrefix")
     if upstream != "ecr":
         if given is not None:
-            raise _invalid("upstreamRepositoryPrefix", "upstreamRepositoryPrefix is supported only for an Amazon "
-                                                       "ECR upstream registry")
+            raise errors.invalid_parameter(
+                "upstreamRepositoryPrefix", "upstreamRepositoryPrefix is supported only for an Amazon ECR upstream "
+                                            "registry")
         return None
     upstream_prefix = ptc.normalize_prefix(given or ptc.ROOT)
     if prefix == ptc.ROOT and upstream_prefix != ptc.ROOT:
-        raise _invalid("upstreamRepositoryPrefix", "upstreamRepositoryPrefix can be set only when "
-                                                   "ecrRepositoryPrefix is not ROOT")
+        raise errors.invalid_parameter("upstreamRepositoryPrefix",
+                                       "upstreamRepositoryPrefix can be set only when ecrRepositoryPrefix is not ROOT")
     return upstream_prefix
 
 
@@ -62,10 +53,12 @@ def create_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
             f"The upstream registry URL {url} is invalid. Specify a valid upstream registry URL and try again")
     declared = params.get("upstreamRegistry")
     if declared is not None and declared != upstream:
-        raise _invalid("upstreamRegistry", f"upstreamRegistry {declared} does not match the upstream registry URL "
-                                           f"{url}, which is {upstream}")
+        raise errors.invalid_parameter(
+            "upstreamRegistry", f"upstreamRegistry {declared} does not match the upstream registry URL {url}, which "
+                                f"is {upstream}")
     if prefix == ptc.ROOT and upstream != "ecr":
-        raise _invalid("ecrRepositoryPrefix", "ROOT is supported only for an Amazon ECR upstream registry")
+        raise errors.invalid_parameter("ecrRepositoryPrefix",
+                                       "ROOT is supported only for an Amazon ECR upstream registry")
     registry = ctx.registry(params.get("registryId"))
     rule = {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": url, "upstreamRegistry": upstream}
     for member in ("credentialArn", "customRoleArn"):
@@ -78,13 +71,9 @@ def create_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         rules = registry.settings.setdefault(ptc.RULES, {})
         if prefix in rules:
-            raise errors.PullThroughCacheRuleAlreadyExistsException(
-                f"A pull through cache rule with prefix '{prefix}' already exists in the registry with id "
-                f"'{registry.account}'")
+            raise errors.pull_through_cache_rule_already_exists(prefix, registry.account)
         if len(rules) >= ptc.MAX_RULES:
-            raise errors.LimitExceededException(
-                f"The registry with id '{registry.account}' already has the maximum of {ptc.MAX_RULES} pull through "
-                f"cache rules")
+            raise errors.limit_exceeded(registry.account, ptc.MAX_RULES, "pull through cache rules")
         rule["createdAt"] = rule["updatedAt"] = ctx.clock.now()
         rules[prefix] = rule
         return ptc.described(rule, registry.account)
@@ -104,7 +93,7 @@ def describe_pull_through_cache_rules(ctx: RequestContext, params: dict) -> dict
             wanted = sorted({ptc.normalize_prefix(p) for p in params["ecrRepositoryPrefixes"]})
             missing = [p for p in wanted if p not in rules]
             if missing:
-                raise _not_found(missing[0], registry.account)
+                raise errors.pull_through_cache_rule_not_found(missing[0], registry.account)
         else:
             wanted = sorted(rules)
         start = 0 if after is None else bisect.bisect_right(wanted, after)
@@ -125,9 +114,10 @@ def update_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         rule = ptc.rules(registry).get(prefix)
         if rule is None:
-            raise _not_found(prefix, registry.account)
+            raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
         if not changes:
-            raise _invalid("credentialArn", "At least one of credentialArn or customRoleArn must be provided")
+            raise errors.invalid_parameter("credentialArn",
+                                           "At least one of credentialArn or customRoleArn must be provided")
         updated = {**rule, **changes, "updatedAt": ctx.clock.now()}
         _refuse_problem(updated, registry.account, registry.region)
         registry.settings[ptc.RULES][prefix] = updated
@@ -142,7 +132,7 @@ def delete_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         rule = ptc.rules(registry).get(prefix)
         if rule is None:
-            raise _not_found(prefix, registry.account)
+            raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
         del registry.settings[ptc.RULES][prefix]
     return ptc.described(rule, registry.account)
 
@@ -158,7 +148,7 @@ def validate_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         rule = ptc.rules(registry).get(prefix)
         if rule is None:
-            raise _not_found(prefix, registry.account)
+            raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
         rule = dict(rule)
     problem = ptc.rule_problem(rule, registry.account, registry.region)
     failure = problem[1] if problem else pull_through.validate_upstream(ctx, registry, rule)

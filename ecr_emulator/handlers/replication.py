@@ -16,11 +16,6 @@ from .images import described
 MAX_UNIQUE_DESTINATIONS = 25
 
 
-def _invalid(detail: str) -> Exception:
-    return errors.InvalidParameterException(
-        f"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: '{detail}'")
-
-
 def _checked(ctx: RequestContext, config: dict) -> dict:
     """The configuration as stored and answered, or the fault AWS reports for it."""
     rules, unique = [], set()
@@ -30,10 +25,13 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
         for destination in rule["destinations"]:
             region, account = destination["region"], destination["registryId"]
             if (region, account) == (ctx.region, ctx.account):
-                raise _invalid("Replication destination cannot be the same as the source registry")
+                raise errors.invalid_parameter("replicationConfiguration",
+                                               "Replication destination cannot be the same as the source registry")
             if replication.partition(region) != source_partition:
-                raise _invalid(f"Replication across AWS partitions is not supported: {ctx.region} is in "
-                               f"{source_partition}, {region} in {replication.partition(region)}")
+                raise errors.invalid_parameter(
+                    "replicationConfiguration",
+                    f"Replication across AWS partitions is not supported: {ctx.region} is in {source_partition}, "
+                    f"{region} in {replication.partition(region)}")
             unique.add((region, account))
             destinations.append({"region": region, "registryId": account})
         stored: dict = {"destinations": destinations}
@@ -44,8 +42,9 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
                                            for f in rule["repositoryFilters"]]
         rules.append(stored)
     if len(unique) > MAX_UNIQUE_DESTINATIONS:
-        raise _invalid(f"A replication configuration may contain up to {MAX_UNIQUE_DESTINATIONS} unique "
-                       f"destinations across all rules; {len(unique)} were given")
+        raise errors.invalid_parameter(
+            "replicationConfiguration", f"A replication configuration may contain up to {MAX_UNIQUE_DESTINATIONS} "
+                                        f"unique destinations across all rules; {len(unique)} were given")
     return {"rules": rules}
 
 

@@ -4,7 +4,7 @@ import bisect
 import re
 
 from .. import errors
-from ..api.context import RequestContext, repository_not_found
+from ..api.context import RequestContext
 from ..models.repository import Repository, default_kms_key
 from ..specs import messages
 from . import operation, paging
@@ -20,14 +20,14 @@ def tag_mutability(params: dict) -> tuple[str, list[dict]]:
     filters = params.get("imageTagMutabilityExclusionFilters")
     if mutability.endswith("_WITH_EXCLUSION"):
         if not filters:
-            raise errors.InvalidParameterException(
-                f"Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-                f"'exclusion filters are required when imageTagMutability is {mutability}'")
+            raise errors.invalid_parameter(
+                "imageTagMutabilityExclusionFilters",
+                f"exclusion filters are required when imageTagMutability is {mutability}")
     elif filters:
-        raise errors.InvalidParameterException(
-            "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-            "'exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
-            "IMMUTABLE_WITH_EXCLUSION'")
+        raise errors.invalid_parameter(
+            "imageTagMutabilityExclusionFilters",
+            "exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
+            "IMMUTABLE_WITH_EXCLUSION")
     return mutability, [dict(f) for f in (filters or ())]
 
 
@@ -37,9 +37,8 @@ def encryption_config(ctx: RequestContext, account: str, config: dict | None) ->
     kind = config["encryptionType"]
     if kind == "AES256":
         if config.get("kmsKey"):
-            raise errors.InvalidParameterException(
-                "Invalid parameter at 'encryptionConfiguration' failed to satisfy constraint: "
-                "'kmsKey can only be specified when encryptionType is KMS or KMS_DSSE'")
+            raise errors.invalid_parameter(
+                "encryptionConfiguration", "kmsKey can only be specified when encryptionType is KMS or KMS_DSSE")
         return {"encryptionType": "AES256"}
     return {"encryptionType": kind, "kmsKey": config.get("kmsKey") or default_kms_key(account, ctx.region)}
 
@@ -54,8 +53,7 @@ def create_repository(ctx: RequestContext, params: dict) -> dict:
     encryption = encryption_config(ctx, registry.account, params.get("encryptionConfiguration"))
     with ctx.store.lock:
         if name in registry.repositories:
-            raise errors.RepositoryAlreadyExistsException(
-                f"The repository with name '{name}' already exists in the registry with id '{registry.account}'")
+            raise errors.repository_already_exists(name, registry.account)
         repo = Repository(registry.account, registry.region, name, ctx.clock.now())
         repo.tags = tags
         repo.tag_mutability, repo.mutability_exclusions = mutability, filters
@@ -71,15 +69,13 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
     names = params.get("repositoryNames")
     if names is not None:
         if "maxResults" in params or "nextToken" in params:
-            raise errors.InvalidParameterException(
-                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
-                "'maxResults and nextToken cannot be used when repositoryNames is specified'")
+            raise errors.paging_with_ids("maxResults", "repositoryNames")
         with ctx.store.lock:
             found = []
             for name in names:
                 repo = registry.repositories.get(name)
                 if repo is None:
-                    raise repository_not_found(name, registry.account)
+                    raise errors.repository_not_found(name, registry.account)
                 found.append(repository_view(repo, ctx.config))
         return {"repositories": found}
     after = paging.decode(params.get("nextToken"), str)
@@ -118,11 +114,11 @@ def delete_repository(ctx: RequestContext, params: dict) -> dict:
 def _repository_by_arn(ctx: RequestContext, arn: str) -> Repository:
     match = _ARN.fullmatch(arn)
     if match is None:
-        raise errors.InvalidParameterException(messages.invalid_parameter("resourceArn", messages.INVALID_ARN))
+        raise errors.invalid_parameter("resourceArn", messages.INVALID_ARN)
     region, account, name = match.groups()
     repo = ctx.store.registry(account, region).repositories.get(name)
     if repo is None:
-        raise repository_not_found(name, account)
+        raise errors.repository_not_found(name, account)
     return repo
 
 

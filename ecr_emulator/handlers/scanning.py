@@ -28,7 +28,7 @@ def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
     offset = paging.decode(params.get("nextToken"), int) or 0
     if offset < 0:
-        raise paging.invalid()
+        raise errors.invalid_next_token()
     limit = params.get("maxResults", DEFAULT_PAGE)
     with ctx.store.lock:
         now = ctx.clock.now()
