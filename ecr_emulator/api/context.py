@@ -2,6 +2,7 @@
 
 from .. import errors
 from ..config import Config
+from ..models.policy_evaluation import account_root
 from ..models.repository import Repository
 from ..models.store import Registry, Store
 
@@ -36,3 +37,8 @@ class RequestContext:
         if repository is None:
             raise errors.repository_not_found(name, registry.account)
         return registry, repository
+
+
+def caller_arn(ctx: RequestContext) -> str:
+    """The principal a request acts as. Credentials carry only an account here, so callers are its root user."""
+    return account_root(ctx.account)

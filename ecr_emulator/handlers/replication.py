@@ -8,8 +8,7 @@ nothing. The copying itself runs from PutImage (``models.replication.replicate``
 from .. import errors
 from ..api.context import RequestContext
 from ..models import replication
-from . import operation
-from .images import described
+from . import lookup, operation
 
 # AWS: "up to 25 unique destinations across all rules" (the model allows 100 per rule; 10 rules and 100 filters per
 # rule are the model's own limits, checked before any handler runs).
@@ -71,9 +70,7 @@ def describe_image_replication_status(ctx: RequestContext, params: dict) -> dict
     never replicated (or one that arrived by replication) has none."""
     _, repo = ctx.repository(params)
     with ctx.store.lock:
-        [image] = described(repo, [params["imageId"]])
+        image = lookup.image(repo, params["imageId"])
         statuses = replication.statuses(image)
-    image_id = {"imageDigest": image.digest}
-    if "imageTag" in params["imageId"]:
-        image_id["imageTag"] = params["imageId"]["imageTag"]
-    return {"repositoryName": repo.name, "imageId": image_id, "replicationStatuses": statuses}
+    return {"repositoryName": repo.name, "imageId": lookup.echoed_id(image, params["imageId"]),
+            "replicationStatuses": statuses}
