@@ -5,13 +5,13 @@ mutability and encryption, SetRepositoryPolicy's policy grammar, PutLifecyclePol
 holds what a repository would refuse, and every check runs before anything is stored.
 """
 
-import bisect
 import copy
 import re
 
 from .. import errors
 from ..api.context import RequestContext
 from ..models import creation_templates as model
+from ..models import settings
 from ..models.repository import DEFAULT_MUTABILITY
 from ..specs import lifecycle_policy
 from . import operation, paging, policies
@@ -104,14 +104,10 @@ def create_repository_creation_template(ctx: RequestContext, params: dict) -> di
                 "encryptionConfiguration": dict(model.DEFAULT_ENCRYPTION)}
     template = _settings(ctx, registry.account, params, defaults)
     with ctx.store.lock:
-        stored = registry.settings.setdefault(model.TEMPLATES, {})
-        key = model.template_key(prefix)
-        if key in stored:
-            raise errors.template_already_exists(stored[key]["prefix"], registry.account)
-        if len(stored) >= MAX_TEMPLATES:
-            raise errors.limit_exceeded(registry.account, MAX_TEMPLATES, "repository creation templates")
         template["createdAt"] = template["updatedAt"] = ctx.clock.now()
-        stored[key] = template
+        settings.add(registry, model.TEMPLATES, model.template_key(prefix), template,
+                     lambda stored: errors.template_already_exists(stored["prefix"], registry.account),
+                     MAX_TEMPLATES, "repository creation templates")
         return {"registryId": registry.account, "repositoryCreationTemplate": _view(template)}
 
 
@@ -126,11 +122,10 @@ def describe_repository_creation_templates(ctx: RequestContext, params: dict) ->
     with ctx.store.lock:
         stored = model.templates(registry)
         keys = sorted(k for k in stored if not wanted or k in wanted)
-        start = 0 if after is None else bisect.bisect_right(keys, after)
-        chosen = keys[start:start + limit]
+        chosen, token = paging.after_key(keys, after, limit)
         result = {"registryId": registry.account, "repositoryCreationTemplates": [_view(stored[k]) for k in chosen]}
-    if start + limit < len(keys):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
 
 

@@ -15,7 +15,7 @@ from .. import errors
 from ..api.context import RequestContext
 from ..models import policy_evaluation, settings
 from ..specs import messages
-from . import operation
+from . import operation, registry_setting
 
 log = logging.getLogger(__name__)
 
@@ -242,26 +242,15 @@ def put_registry_policy(ctx: RequestContext, params: dict) -> dict:
                                           f"registry policy scope; use {', '.join(_V1_REGISTRY_ACTIONS)}")
     except PolicyFault as fault:
         raise invalid_policy("registry", str(fault)) from None
-    with ctx.store.lock:
-        registry.settings[settings.REGISTRY_POLICY] = text
+    registry_setting.put(ctx, settings.REGISTRY_POLICY, text)
     return {"registryId": registry.account, "policyText": text}
 
 
 @operation("GetRegistryPolicy")
 def get_registry_policy(ctx: RequestContext, params: dict) -> dict:
-    registry = ctx.registry()
-    with ctx.store.lock:
-        text = registry.settings.get(settings.REGISTRY_POLICY)
-    if text is None:
-        raise errors.registry_policy_not_found(registry.account)
-    return {"registryId": registry.account, "policyText": text}
+    return registry_setting.get(ctx, settings.REGISTRY_POLICY, "policyText", errors.registry_policy_not_found)
 
 
 @operation("DeleteRegistryPolicy")
 def delete_registry_policy(ctx: RequestContext, params: dict) -> dict:
-    registry = ctx.registry()
-    with ctx.store.lock:
-        text = registry.settings.pop(settings.REGISTRY_POLICY, None)
-    if text is None:
-        raise errors.registry_policy_not_found(registry.account)
-    return {"registryId": registry.account, "policyText": text}
+    return registry_setting.delete(ctx, settings.REGISTRY_POLICY, "policyText", errors.registry_policy_not_found)

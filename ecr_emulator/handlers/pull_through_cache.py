@@ -5,11 +5,10 @@ the rule's account and Region is accepted, and the credentials it stands for com
 when an image is pulled through the rule (``ecr_emulator.pull_through``).
 """
 
-import bisect
-
 from .. import errors
 from ..api.context import RequestContext
 from ..models import pull_through_cache as ptc
+from ..models import settings
 from ..pull_through import fetch as pull_through
 from . import operation, paging
 
@@ -21,6 +20,14 @@ def _refuse_problem(rule: dict, account: str, region: str) -> None:
     if problem:
         code, message = problem
         raise errors.by_code(code)(message)
+
+
+def _rule(registry, prefix: str) -> dict:
+    """The registry's rule for ``prefix``, or PullThroughCacheRuleNotFoundException. Callers hold the store lock."""
+    rule = ptc.rules(registry).get(prefix)
+    if rule is None:
+        raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
+    return rule
 
 
 def _upstream_prefix(params: dict, prefix: str, upstream: str) -> str | None:
@@ -69,13 +76,10 @@ def create_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
         rule["upstreamRepositoryPrefix"] = upstream_prefix
     _refuse_problem(rule, registry.account, registry.region)
     with ctx.store.lock:
-        rules = registry.settings.setdefault(ptc.RULES, {})
-        if prefix in rules:
-            raise errors.pull_through_cache_rule_already_exists(prefix, registry.account)
-        if len(rules) >= ptc.MAX_RULES:
-            raise errors.limit_exceeded(registry.account, ptc.MAX_RULES, "pull through cache rules")
         rule["createdAt"] = rule["updatedAt"] = ctx.clock.now()
-        rules[prefix] = rule
+        settings.add(registry, ptc.RULES, prefix, rule,
+                     lambda _: errors.pull_through_cache_rule_already_exists(prefix, registry.account),
+                     ptc.MAX_RULES, "pull through cache rules")
         return ptc.described(rule, registry.account)
 
 
@@ -96,11 +100,10 @@ def describe_pull_through_cache_rules(ctx: RequestContext, params: dict) -> dict
                 raise errors.pull_through_cache_rule_not_found(missing[0], registry.account)
         else:
             wanted = sorted(rules)
-        start = 0 if after is None else bisect.bisect_right(wanted, after)
-        chosen = wanted[start:start + limit]
+        chosen, token = paging.after_key(wanted, after, limit)
         result: dict = {"pullThroughCacheRules": [ptc.described(rules[p], registry.account) for p in chosen]}
-    if start + limit < len(wanted):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
 
 
@@ -112,9 +115,7 @@ def update_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     changes = {m: params[m] for m in ("credentialArn", "customRoleArn") if params.get(m) is not None}
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
-        rule = ptc.rules(registry).get(prefix)
-        if rule is None:
-            raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
+        rule = _rule(registry, prefix)
         if not changes:
             raise errors.invalid_parameter("credentialArn",
                                            "At least one of credentialArn or customRoleArn must be provided")
@@ -130,9 +131,7 @@ def delete_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
-        rule = ptc.rules(registry).get(prefix)
-        if rule is None:
-            raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
+        rule = _rule(registry, prefix)
         del registry.settings[ptc.RULES][prefix]
     return ptc.described(rule, registry.account)
 
@@ -146,10 +145,7 @@ def validate_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
-        rule = ptc.rules(registry).get(prefix)
-        if rule is None:
-            raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
-        rule = dict(rule)
+        rule = dict(_rule(registry, prefix))
     problem = ptc.rule_problem(rule, registry.account, registry.region)
     failure = problem[1] if problem else pull_through.validate_upstream(ctx, registry, rule)
     result = {**ptc.described(rule, registry.account), "isValid": failure is None}

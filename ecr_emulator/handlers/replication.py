@@ -8,7 +8,7 @@ nothing. The copying itself runs from PutImage (``models.replication.replicate``
 from .. import errors
 from ..api.context import RequestContext
 from ..models import replication
-from . import lookup, operation
+from . import lookup, operation, registry_setting
 
 # AWS: "up to 25 unique destinations across all rules" (the model allows 100 per rule; 10 rules and 100 filters per
 # rule are the model's own limits, checked before any handler runs).
@@ -51,9 +51,7 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
 def put_replication_configuration(ctx: RequestContext, params: dict) -> dict:
     """Replaces the registry's whole configuration; it applies to images pushed from now on."""
     config = _checked(ctx, params["replicationConfiguration"])
-    registry = ctx.registry()
-    with ctx.store.lock:
-        registry.settings[replication.CONFIGURATION] = config
+    registry_setting.put(ctx, replication.CONFIGURATION, config)
     return {"replicationConfiguration": config}
 
 

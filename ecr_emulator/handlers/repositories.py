@@ -1,6 +1,5 @@
 """Repository operations: create, describe, delete, tag, and the per-repository settings."""
 
-import bisect
 import re
 
 from .. import errors
@@ -82,10 +81,7 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("maxResults", 1000)
     with ctx.store.lock:
         ordered = sorted(registry.repositories)
-    start = 0
-    if after is not None:
-        start = bisect.bisect_right(ordered, after)
-    chosen = ordered[start:start + limit]
+    chosen, token = paging.after_key(ordered, after, limit)
     views = []
     with ctx.store.lock:
         for name in chosen:
@@ -93,8 +89,8 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
             if repo is not None:
                 views.append(repository_view(repo, ctx.config))
     result: dict = {"repositories": views}
-    if start + limit < len(ordered):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
 
 

@@ -4,12 +4,10 @@ Everything is kept in ``Registry.settings`` as plain dicts under the keys of ``m
 what image handlers consult.
 """
 
-import bisect
-
 from .. import errors
 from ..api.context import RequestContext
 from ..models import scans, settings
-from . import operation, paging
+from . import operation, paging, registry_setting
 
 # Basic scanning only scans on push (other repositories are scanned manually); enhanced scanning adds continuous scans.
 _FREQUENCIES = {"BASIC": ("SCAN_ON_PUSH",), "ENHANCED": ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")}
@@ -105,30 +103,19 @@ def put_signing_configuration(ctx: RequestContext, params: dict) -> dict:
                                            for f in rule["repositoryFilters"]]
         rules.append(stored)
     config = {"rules": rules}
-    registry = ctx.registry()
-    with ctx.store.lock:
-        registry.settings[settings.SIGNING] = config
+    registry_setting.put(ctx, settings.SIGNING, config)
     return {"signingConfiguration": config}
 
 
 @operation("GetSigningConfiguration")
 def get_signing_configuration(ctx: RequestContext, params: dict) -> dict:
-    registry = ctx.registry()
-    with ctx.store.lock:
-        config = registry.settings.get(settings.SIGNING)
-    if config is None:
-        raise errors.signing_configuration_not_found(registry.account)
-    return {"registryId": registry.account, "signingConfiguration": config}
+    return registry_setting.get(ctx, settings.SIGNING, "signingConfiguration", errors.signing_configuration_not_found)
 
 
 @operation("DeleteSigningConfiguration")
 def delete_signing_configuration(ctx: RequestContext, params: dict) -> dict:
-    registry = ctx.registry()
-    with ctx.store.lock:
-        config = registry.settings.pop(settings.SIGNING, None)
-    if config is None:
-        raise errors.signing_configuration_not_found(registry.account)
-    return {"registryId": registry.account, "signingConfiguration": config}
+    return registry_setting.delete(ctx, settings.SIGNING, "signingConfiguration",
+                                   errors.signing_configuration_not_found)
 
 
 @operation("RegisterPullTimeUpdateExclusion")
@@ -136,13 +123,11 @@ def register_pull_time_update_exclusion(ctx: RequestContext, params: dict) -> di
     arn = params["principalArn"]
     registry = ctx.registry()
     with ctx.store.lock:
-        exclusions = registry.settings.setdefault(settings.PULL_TIME_EXCLUSIONS, {})
-        if arn in exclusions:
-            raise errors.exclusion_already_exists(arn, registry.account)
-        if len(exclusions) >= MAX_EXCLUSIONS:
-            raise errors.limit_exceeded(registry.account, MAX_EXCLUSIONS, "pull time update exclusions")
-        exclusions[arn] = ctx.clock.now()
-        return {"principalArn": arn, "createdAt": exclusions[arn]}
+        created = ctx.clock.now()
+        settings.add(registry, settings.PULL_TIME_EXCLUSIONS, arn, created,
+                     lambda _: errors.exclusion_already_exists(arn, registry.account),
+                     MAX_EXCLUSIONS, "pull time update exclusions")
+        return {"principalArn": arn, "createdAt": created}
 
 
 @operation("DeregisterPullTimeUpdateExclusion")
@@ -163,9 +148,8 @@ def list_pull_time_update_exclusions(ctx: RequestContext, params: dict) -> dict:
     registry = ctx.registry()
     with ctx.store.lock:
         ordered = sorted(registry.settings.get(settings.PULL_TIME_EXCLUSIONS, {}))
-    start = 0 if after is None else bisect.bisect_right(ordered, after)
-    chosen = ordered[start:start + limit]
+    chosen, token = paging.after_key(ordered, after, limit)
     result: dict = {"pullTimeUpdateExclusions": chosen}
-    if start + limit < len(ordered):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
