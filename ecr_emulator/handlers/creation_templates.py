@@ -14,8 +14,8 @@ from ..models import creation_templates as model
 from ..models import settings
 from ..models.repository import DEFAULT_MUTABILITY
 from ..specs import lifecycle_policy
-from . import operation, paging, policies
-from .repositories import encryption_config, tag_mutability
+from . import operation, paging, policy_grammar
+from .repository_settings import encryption_config, tag_mutability
 from .tagging import check_count, parse_tags, tag_list
 
 # Templates per registry. Not confirmed on AWS's "Amazon ECR service quotas" page; 100 is the published figure found.
@@ -30,12 +30,13 @@ def _check_policy(text: str, account: str) -> None:
     """As SetRepositoryPolicy without ``force``: a template has no force flag, so a policy that would lock the
     account out of every repository made from the template is refused too."""
     try:
-        statements = policies.parse_statements(text, allow_resource=False)
-    except policies.PolicyFault as fault:
-        raise policies.invalid_policy("repository", str(fault)) from None
-    if policies.locks_out(statements, account):
-        raise policies.invalid_policy("repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own "
-                                                    "account and would prevent setting another policy")
+        statements = policy_grammar.parse_statements(text, allow_resource=False)
+    except policy_grammar.PolicyFault as fault:
+        raise policy_grammar.invalid_policy("repository", str(fault)) from None
+    if policy_grammar.locks_out(statements, account):
+        raise policy_grammar.invalid_policy(
+            "repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own account and would prevent "
+                          "setting another policy")
 
 
 def _check_role(arn: str, account: str) -> None:

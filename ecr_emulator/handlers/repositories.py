@@ -4,42 +4,14 @@ import re
 
 from .. import errors
 from ..api.context import RequestContext
-from ..models.repository import Repository, default_kms_key
+from ..models.repository import Repository
 from ..specs import messages
 from . import operation, paging
+from .repository_settings import encryption_config, tag_mutability
 from .tagging import check_count, check_key, parse_tags, tag_list
 from .views import repository_view
 
 _ARN = re.compile(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository/(.+)")
-
-
-def tag_mutability(params: dict) -> tuple[str, list[dict]]:
-    """The tag mutability and exclusion filters a request asks for, checked against each other."""
-    mutability = params.get("imageTagMutability", "MUTABLE")
-    filters = params.get("imageTagMutabilityExclusionFilters")
-    if mutability.endswith("_WITH_EXCLUSION"):
-        if not filters:
-            raise errors.invalid_parameter(
-                "imageTagMutabilityExclusionFilters",
-                f"exclusion filters are required when imageTagMutability is {mutability}")
-    elif filters:
-        raise errors.invalid_parameter(
-            "imageTagMutabilityExclusionFilters",
-            "exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
-            "IMMUTABLE_WITH_EXCLUSION")
-    return mutability, [dict(f) for f in (filters or ())]
-
-
-def encryption_config(ctx: RequestContext, account: str, config: dict | None) -> dict:
-    if not config:
-        return {"encryptionType": "AES256"}
-    kind = config["encryptionType"]
-    if kind == "AES256":
-        if config.get("kmsKey"):
-            raise errors.invalid_parameter(
-                "encryptionConfiguration", "kmsKey can only be specified when encryptionType is KMS or KMS_DSSE")
-        return {"encryptionType": "AES256"}
-    return {"encryptionType": kind, "kmsKey": config.get("kmsKey") or default_kms_key(account, ctx.region)}
 
 
 @operation("CreateRepository")
