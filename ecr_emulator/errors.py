@@ -144,6 +144,23 @@ def upload_not_found(upload_id: str, repository: str, registry_id: str) -> Servi
                                              f"'{repository}' in the registry with id '{registry_id}'")
 
 
+def _shown(image_id: dict) -> str:
+    """An ImageIdentifier as ECR's messages show it: both members, ``null`` for one the request left out."""
+    return ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
+
+
+def image_not_found(image_id: dict, repository: str, registry_id: str) -> ServiceError:
+    return _error("ImageNotFoundException",
+                  f"The image with imageId {{{_shown(image_id)}}} does not exist within the repository with name "
+                  f"'{repository}' in the registry with id '{registry_id}'")
+
+
+def scan_not_found(image_id: dict, repository: str, registry_id: str) -> ServiceError:
+    return _error("ScanNotFoundException",
+                  f"Image scan does not exist for the image with '{{{_shown(image_id)}}}' in the repository with name "
+                  f"'{repository}' in the registry with id '{registry_id}'")
+
+
 def repository_already_exists(name: str, registry_id: str) -> ServiceError:
     return _error("RepositoryAlreadyExistsException",
                   f"The repository with name '{name}' already exists in the registry with id '{registry_id}'")

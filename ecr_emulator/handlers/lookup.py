@@ -55,10 +55,7 @@ def described(repo: Repository, image_ids: list[dict]) -> list[Image]:
         if fault is not None and fault["failureCode"] != "ImageNotFound":
             raise errors.refused_parameter("imageIds", fault["failureReason"])
         if image is None:
-            shown = ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
-            raise errors.ImageNotFoundException(
-                f"The image with imageId {{{shown}}} does not exist within the repository with name "
-                f"'{repo.name}' in the registry with id '{repo.account}'")
+            raise errors.image_not_found(image_id, repo.name, repo.account)
         found.setdefault(image.digest, image)
     return list(found.values())
 

@@ -9,6 +9,11 @@ from ..api.context import RequestContext
 from ..models.store import Registry
 
 
+def repository_filters(filters: list[dict]) -> list[dict]:
+    """A rule's repository filters as a configuration stores and answers them: each filter and its type."""
+    return [{"filter": f["filter"], "filterType": f["filterType"]} for f in filters]
+
+
 def put(ctx: RequestContext, key: str, value) -> Registry:
     """Store ``value`` as the caller's registry's setting; returns the registry."""
     registry = ctx.registry()

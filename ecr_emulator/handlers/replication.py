@@ -37,8 +37,7 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
         if "deleteReplication" in rule:
             stored["deleteReplication"] = {"enabled": rule["deleteReplication"]["enabled"]}
         if "repositoryFilters" in rule:
-            stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
-                                           for f in rule["repositoryFilters"]]
+            stored["repositoryFilters"] = registry_setting.repository_filters(rule["repositoryFilters"])
         rules.append(stored)
     if len(unique) > MAX_UNIQUE_DESTINATIONS:
         raise errors.invalid_parameter(

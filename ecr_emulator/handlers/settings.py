@@ -60,8 +60,7 @@ def put_registry_scanning_configuration(ctx: RequestContext, params: dict) -> di
             raise errors.invalid_parameter(
                 "rules", f"only one rule per scanFrequency is allowed; {frequency} is repeated")
         rules.append({"scanFrequency": frequency,
-                      "repositoryFilters": [{"filter": f["filter"], "filterType": f["filterType"]}
-                                            for f in rule["repositoryFilters"]]})
+                      "repositoryFilters": registry_setting.repository_filters(rule["repositoryFilters"])})
     config = {"scanType": scan_type, "rules": rules}
     registry = ctx.registry()
     with ctx.store.lock:
@@ -99,8 +98,7 @@ def put_signing_configuration(ctx: RequestContext, params: dict) -> dict:
     for rule in params["signingConfiguration"]["rules"]:
         stored = {"signingProfileArn": rule["signingProfileArn"]}
         if rule.get("repositoryFilters"):
-            stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
-                                           for f in rule["repositoryFilters"]]
+            stored["repositoryFilters"] = registry_setting.repository_filters(rule["repositoryFilters"])
         rules.append(stored)
     config = {"rules": rules}
     registry_setting.put(ctx, settings.SIGNING, config)
