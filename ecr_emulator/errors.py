@@ -58,7 +58,7 @@ def __getattr__(name: str) -> type[ServiceError]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# The messages.
+# The catalogue of messages, each built from its parameters.
 
 
 def _error(code: str, message: str) -> ServiceError:
