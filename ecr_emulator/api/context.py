@@ -2,6 +2,7 @@
 
 from .. import errors
 from ..config import Config
+from ..models.policy_evaluation import account_root
 from ..models.repository import Repository
 from ..models.store import Registry, Store
 
@@ -34,10 +35,10 @@ class RequestContext:
         name = params["repositoryName"]
         repository = registry.repositories.get(name)
         if repository is None:
-            raise repository_not_found(name, registry.account)
+            raise errors.repository_not_found(name, registry.account)
         return registry, repository
 
 
-def repository_not_found(name: str, account: str) -> Exception:
-    return errors.RepositoryNotFoundException(
-        f"The repository with name '{name}' does not exist in the registry with id '{account}'")
+def caller_arn(ctx: RequestContext) -> str:
+    """The principal a request acts as. Credentials carry only an account here, so callers are its root user."""
+    return account_root(ctx.account)

@@ -1,7 +1,9 @@
 """Operation handlers, one module per API area.
 
 A handler is a plain function ``(ctx, params) -> dict`` registered under its operation name with ``@operation``;
-it sees parameters that already passed validation against the model and checks semantics only.
+it sees parameters that already passed validation against the model and checks semantics only. What several areas
+share lives in modules without operations (``lookup``, ``paging``, ``policy_grammar``, ``registry_setting``,
+``repository_settings``, ``tagging``, ``views``): an area module imports those, never another area module.
 """
 
 import importlib

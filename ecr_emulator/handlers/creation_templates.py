@@ -5,17 +5,17 @@ mutability and encryption, SetRepositoryPolicy's policy grammar, PutLifecyclePol
 holds what a repository would refuse, and every check runs before anything is stored.
 """
 
-import bisect
 import copy
 import re
 
 from .. import errors
 from ..api.context import RequestContext
 from ..models import creation_templates as model
+from ..models import settings
 from ..models.repository import DEFAULT_MUTABILITY
 from ..specs import lifecycle_policy
-from . import operation, paging, policies
-from .repositories import encryption_config, tag_mutability
+from . import operation, paging, policy_grammar
+from .repository_settings import encryption_config, tag_mutability
 from .tagging import check_count, parse_tags, tag_list
 
 # Templates per registry. Not confirmed on AWS's "Amazon ECR service quotas" page; 100 is the published figure found.
@@ -26,32 +26,24 @@ _TEXT_SETTINGS = ("description", "repositoryPolicy", "lifecyclePolicy", "customR
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+")
 
 
-def _invalid(member: str, detail: str) -> Exception:
-    return errors.InvalidParameterException(f"Invalid parameter at '{member}' failed to satisfy constraint: '{detail}'")
-
-
-def _not_found(prefix: str, account: str) -> Exception:
-    return errors.TemplateNotFoundException(
-        f"The repository creation template with prefix '{prefix}' does not exist in the registry with id '{account}'")
-
-
 def _check_policy(text: str, account: str) -> None:
     """As SetRepositoryPolicy without ``force``: a template has no force flag, so a policy that would lock the
     account out of every repository made from the template is refused too."""
     try:
-        statements = policies.parse_statements(text, allow_resource=False)
-    except policies.PolicyFault as fault:
-        raise policies.invalid_policy("repository", str(fault)) from None
-    if policies.locks_out(statements, account):
-        raise policies.invalid_policy("repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own "
-                                                    "account and would prevent setting another policy")
+        statements = policy_grammar.parse_statements(text, allow_resource=False)
+    except policy_grammar.PolicyFault as fault:
+        raise policy_grammar.invalid_policy("repository", str(fault)) from None
+    if policy_grammar.locks_out(statements, account):
+        raise policy_grammar.invalid_policy(
+            "repository", "The policy denies ecr:SetRepositoryPolicy to the registry's own account and would prevent "
+                          "setting another policy")
 
 
 def _check_role(arn: str, account: str) -> None:
     match = _ROLE_ARN.fullmatch(arn)
     if match is None or match.group(1) != account:
-        raise _invalid("customRoleArn", f"customRoleArn must be the ARN of an IAM role in the registry's account "
-                                        f"{account}")
+        raise errors.invalid_parameter(
+            "customRoleArn", f"customRoleArn must be the ARN of an IAM role in the registry's account {account}")
 
 
 def _settings(ctx: RequestContext, account: str, params: dict, template: dict) -> dict:
@@ -61,8 +53,8 @@ def _settings(ctx: RequestContext, account: str, params: dict, template: dict) -
     if "appliedFor" in params:
         applied = list(dict.fromkeys(params["appliedFor"]))
         if not applied:
-            raise _invalid("appliedFor", "appliedFor must name at least one of REPLICATION, PULL_THROUGH_CACHE, "
-                                         "CREATE_ON_PUSH")
+            raise errors.invalid_parameter(
+                "appliedFor", "appliedFor must name at least one of REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH")
         result["appliedFor"] = applied
     for name in _TEXT_SETTINGS:
         if params.get(name):
@@ -113,18 +105,10 @@ def create_repository_creation_template(ctx: RequestContext, params: dict) -> di
                 "encryptionConfiguration": dict(model.DEFAULT_ENCRYPTION)}
     template = _settings(ctx, registry.account, params, defaults)
     with ctx.store.lock:
-        stored = registry.settings.setdefault(model.TEMPLATES, {})
-        key = model.template_key(prefix)
-        if key in stored:
-            raise errors.TemplateAlreadyExistsException(
-                f"The repository creation template with prefix '{stored[key]['prefix']}' already exists in the "
-                f"registry with id '{registry.account}'. Specify a unique prefix and try again.")
-        if len(stored) >= MAX_TEMPLATES:
-            raise errors.LimitExceededException(
-                f"The registry with id '{registry.account}' already has the maximum of {MAX_TEMPLATES} repository "
-                f"creation templates")
         template["createdAt"] = template["updatedAt"] = ctx.clock.now()
-        stored[key] = template
+        settings.add(registry, model.TEMPLATES, model.template_key(prefix), template,
+                     lambda stored: errors.template_already_exists(stored["prefix"], registry.account),
+                     MAX_TEMPLATES, "repository creation templates")
         return {"registryId": registry.account, "repositoryCreationTemplate": _view(template)}
 
 
@@ -139,11 +123,10 @@ def describe_repository_creation_templates(ctx: RequestContext, params: dict) ->
     with ctx.store.lock:
         stored = model.templates(registry)
         keys = sorted(k for k in stored if not wanted or k in wanted)
-        start = 0 if after is None else bisect.bisect_right(keys, after)
-        chosen = keys[start:start + limit]
+        chosen, token = paging.after_key(keys, after, limit)
         result = {"registryId": registry.account, "repositoryCreationTemplates": [_view(stored[k]) for k in chosen]}
-    if start + limit < len(keys):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
 
 
@@ -154,7 +137,7 @@ def update_repository_creation_template(ctx: RequestContext, params: dict) -> di
     with ctx.store.lock:
         current = model.templates(registry).get(key)
         if current is None:
-            raise _not_found(params["prefix"], registry.account)
+            raise errors.template_not_found(params["prefix"], registry.account)
         template = _settings(ctx, registry.account, params, current)
         template["updatedAt"] = ctx.clock.now()
         registry.settings[model.TEMPLATES][key] = template
@@ -167,5 +150,5 @@ def delete_repository_creation_template(ctx: RequestContext, params: dict) -> di
     with ctx.store.lock:
         template = model.templates(registry).pop(model.template_key(params["prefix"]), None)
     if template is None:
-        raise _not_found(params["prefix"], registry.account)
+        raise errors.template_not_found(params["prefix"], registry.account)
     return {"registryId": registry.account, "repositoryCreationTemplate": _view(template)}

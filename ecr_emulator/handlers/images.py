@@ -1,12 +1,11 @@
 """Image operations: PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages."""
 
 from .. import errors
-from ..api.context import RequestContext, repository_not_found
+from ..api.context import RequestContext, caller_arn
 from ..models import blob_links, creation_templates, image_ops, replication, settings, storage
 from ..models.images import Image
-from ..models.manifests import DIGEST_SYNTAX
 from ..models.repository import Repository
-from . import operation, paging
+from . import lookup, operation, paging
 from .views import image_detail
 
 DEFAULT_PAGE = 100
@@ -24,7 +23,7 @@ def blob_size_in(ctx: RequestContext, registry, name: str):
 def _push_target(registry, name: str) -> Repository | None:
     """The repository a push goes to; None when it does not exist yet but a CREATE_ON_PUSH template will create it."""
     if not creation_templates.accepts_push(registry, name):
-        raise repository_not_found(name, registry.account)
+        raise errors.repository_not_found(name, registry.account)
     return registry.repositories.get(name)
 
 
@@ -42,7 +41,7 @@ def put_image(ctx: RequestContext, params: dict) -> dict:
         repo = _push_target(registry, name) or creation_templates.new_repository(
             registry, name, ctx.clock.now(), "CREATE_ON_PUSH")
         if repo is None:
-            raise repository_not_found(name, registry.account)
+            raise errors.repository_not_found(name, registry.account)
         # A replayed push was checked when it was acknowledged, against uploads the journal does not hold.
         strict = ctx.config.strict_layers and not ctx.store.replaying
         image = image_ops.put_image(ctx.store, repo, manifest, data, tag=params.get("imageTag"), strict=strict,
@@ -54,49 +53,6 @@ def put_image(ctx: RequestContext, params: dict) -> dict:
         image_id["imageTag"] = params["imageTag"]
     return {"image": {"registryId": repo.account, "repositoryName": repo.name, "imageId": image_id,
                       "imageManifest": params["imageManifest"], "imageManifestMediaType": manifest.media_type}}
-
-
-def _failure(image_id: dict, code: str, reason: str) -> dict:
-    return {"imageId": dict(image_id), "failureCode": code, "failureReason": reason}
-
-
-def _resolve(repo: Repository, image_id: dict) -> tuple[Image | None, dict | None]:
-    """The image an ImageIdentifier names, or the failure ECR reports for it."""
-    digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
-    if digest is None and tag is None:
-        return None, _failure(image_id, "MissingDigestAndTag",
-                              "Invalid request parameters: both tag and digest cannot be null")
-    if digest is not None and not DIGEST_SYNTAX.fullmatch(digest):
-        return None, _failure(image_id, "InvalidImageDigest",
-                              "Invalid request parameters: image digest should satisfy the regex "
-                              "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'")
-    by_tag = repo.images.by_tag.get(tag) if tag is not None else None
-    by_digest = repo.images.by_digest.get(digest) if digest is not None else None
-    if tag is not None and digest is not None:
-        if by_tag is not None and by_digest is not None and by_tag is not by_digest:
-            return None, _failure(image_id, "ImageTagDoesNotMatchDigest",
-                                  "Invalid request parameters: image tag and digest do not match")
-        image = by_tag if by_tag is by_digest else None
-    else:
-        image = by_tag if tag is not None else by_digest
-    if image is None:
-        return None, _failure(image_id, "ImageNotFound", "Requested image not found")
-    return image, None
-
-
-def _unique(image_ids: list[dict]) -> list[dict]:
-    seen, out = set(), []
-    for image_id in image_ids:
-        key = (image_id.get("imageDigest"), image_id.get("imageTag"))
-        if key not in seen:
-            seen.add(key)
-            out.append(image_id)
-    return out
-
-
-def caller_arn(ctx: RequestContext) -> str:
-    """The principal a request acts as. Credentials carry only an account here, so callers are its root user."""
-    return f"arn:aws:iam::{ctx.account}:root"
 
 
 @operation("BatchGetImage")
@@ -117,25 +73,25 @@ def batch_get_image(ctx: RequestContext, params: dict) -> dict:
         now = ctx.clock.now()
         storage.settle(repo, now)
         record_pulls = not settings.pull_time_update_excluded(registry, caller_arn(ctx))
-        for image_id in _unique(params["imageIds"]):
-            image, failure = _resolve(repo, image_id)
+        for image_id in lookup.unique(params["imageIds"]):
+            image, failure = lookup.resolve(repo, image_id)
             if image is not None:
                 if image.storage_class == "ARCHIVE":
-                    failure = _failure(image_id, "ImageInaccessible",
-                                       "The image is archived; restore it to STANDARD before pulling it"
-                                       if image.status == "ARCHIVED" else
-                                       "The image is being restored from archive and cannot be pulled until the "
-                                       "restore completes")
+                    failure = lookup.failure(image_id, "ImageInaccessible",
+                                             "The image is archived; restore it to STANDARD before pulling it"
+                                             if image.status == "ARCHIVED" else
+                                             "The image is being restored from archive and cannot be pulled until "
+                                             "the restore completes")
                 elif accepted and image.media_type not in accepted:
-                    failure = _failure(image_id, "ImageNotFound",
-                                       "Requested image not found with the accepted media types")
+                    failure = lookup.failure(image_id, "ImageNotFound",
+                                             "Requested image not found with the accepted media types")
             upstream = ctx.upstream_failures.get((image_id.get("imageDigest"), image_id.get("imageTag")))
             if failure is not None and failure["failureCode"] == "ImageNotFound" and upstream is not None:
-                failure = _failure(image_id, upstream["failureCode"], upstream["failureReason"])
+                failure = lookup.failure(image_id, upstream["failureCode"], upstream["failureReason"])
             if failure is not None:
                 failures.append(failure)
                 continue
-            assert image is not None, "_resolve gives an image or a failure"
+            assert image is not None, "lookup.resolve gives an image or a failure"
             if record_pulls:
                 image_ops.record_pull(image, now)
             images.append({
@@ -152,8 +108,8 @@ def batch_delete_image(ctx: RequestContext, params: dict) -> dict:
     deleted: list[dict] = []
     failures: list[dict] = []
     with ctx.store.lock:
-        for image_id in _unique(params["imageIds"]):
-            image, failure = _resolve(repo, image_id)
+        for image_id in lookup.unique(params["imageIds"]):
+            image, failure = lookup.resolve(repo, image_id)
             if image is not None:
                 failure = _delete(ctx, repo, image, image_id, deleted)
             if failure is not None:
@@ -170,8 +126,8 @@ def _delete(ctx: RequestContext, repo: Repository, image: Image, image_id: dict,
     if last_reference:
         parents = image_ops.referencing_lists(repo, image)
         if parents:
-            return _failure(image_id, "ImageReferencedByManifestList",
-                            f"Requested image referenced by manifest list: {parents}")
+            return lookup.failure(image_id, "ImageReferencedByManifestList",
+                                  f"Requested image referenced by manifest list: {parents}")
     if tag is not None:
         image_ops.untag(ctx.store, repo, tag)
         deleted.append({"imageDigest": image.digest, "imageTag": tag})
@@ -209,33 +165,15 @@ def describe_images(ctx: RequestContext, params: dict) -> dict:
         storage.settle(repo, now)
         if "imageIds" in params:
             if "maxResults" in params or "nextToken" in params:
-                raise errors.InvalidParameterException(
-                    "Invalid parameter at 'maxResults' failed to satisfy constraint: "
-                    "'maxResults and nextToken cannot be used when imageIds is specified'")
+                raise errors.paging_with_ids("maxResults", "imageIds")
             return {"imageDetails": [image_detail(registry, repo, image, now)
-                                     for image in described(repo, params["imageIds"])]}
+                                     for image in lookup.described(repo, params["imageIds"])]}
         after = paging.decode(params.get("nextToken"), int) or 0
         images, last = repo.images.page(after, _page_limit(params), _status_filter(params))
         result: dict = {"imageDetails": [image_detail(registry, repo, image, now) for image in images]}
         if last is not None:
             result["nextToken"] = paging.encode(last)
         return result
-
-
-def described(repo: Repository, image_ids: list[dict]) -> list[Image]:
-    """The images ``image_ids`` name, each once; ImageNotFoundException (as DescribeImages answers) for any missing."""
-    found: dict[str, Image] = {}
-    for image_id in _unique(image_ids):
-        image, failure = _resolve(repo, image_id)
-        if failure is not None and failure["failureCode"] != "ImageNotFound":
-            raise errors.InvalidParameterException(f"Invalid parameter at 'imageIds': {failure['failureReason']}")
-        if image is None:
-            shown = ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
-            raise errors.ImageNotFoundException(
-                f"The image with imageId {{{shown}}} does not exist within the repository with name "
-                f"'{repo.name}' in the registry with id '{repo.account}'")
-        found.setdefault(image.digest, image)
-    return list(found.values())
 
 
 @operation("ListImages")
@@ -246,7 +184,7 @@ def list_images(ctx: RequestContext, params: dict) -> dict:
     limit = _page_limit(params)
     state = paging.decode(params.get("nextToken"), list)
     if state is not None and (len(state) != 2 or not all(isinstance(v, int) for v in state)):
-        raise paging.invalid()
+        raise errors.invalid_next_token()
     seq, skip = state or (0, 0)
     keep = _status_filter(params)
     out: list[dict] = []

@@ -57,14 +57,8 @@ def _upload(ctx: RequestContext, params: dict):
     upload_id = params["uploadId"]
     upload = _uploads(ctx.store).get(upload_id)
     if upload is None or upload.owner != (registry.account, registry.region, repo.name):
-        raise _upload_not_found(upload_id, repo.name, registry.account)
+        raise errors.upload_not_found(upload_id, repo.name, registry.account)
     return registry, repo, upload
-
-
-def _upload_not_found(upload_id: str, name: str, account: str) -> Exception:
-    return errors.UploadNotFoundException(
-        f"Upload with id '{upload_id}' is not found in the repository with name '{name}' "
-        f"in the registry with id '{account}'")
 
 
 @operation("InitiateLayerUpload")
@@ -86,7 +80,7 @@ def upload_layer_part(ctx: RequestContext, params: dict) -> dict:
         try:
             size = blobs.upload_size(registry.account, registry.region, upload_id)
         except UnknownUploadError:
-            raise _upload_not_found(upload_id, repo.name, registry.account) from None
+            raise errors.upload_not_found(upload_id, repo.name, registry.account) from None
 
         def invalid(reason: str) -> Exception:
             return errors.InvalidLayerPartException(
@@ -126,7 +120,7 @@ def complete_layer_upload(ctx: RequestContext, params: dict) -> dict:
             size = blobs.upload_size(account, region, upload_id)
         except UnknownUploadError:
             uploads.pop(upload_id, None)
-            raise _upload_not_found(upload_id, repo.name, account) from None
+            raise errors.upload_not_found(upload_id, repo.name, account) from None
         if size == 0:
             raise errors.EmptyUploadException(
                 f"The upload with id '{upload_id}' in the repository with name '{repo.name}' in the registry with "
@@ -156,7 +150,7 @@ def complete_layer_upload(ctx: RequestContext, params: dict) -> dict:
                 f"The layer digest '{digest}' does not match the digest of the uploaded layer '{exc.actual}'"
             ) from None
         except UnknownUploadError:
-            raise _upload_not_found(upload_id, repo.name, account) from None
+            raise errors.upload_not_found(upload_id, repo.name, account) from None
         finally:
             uploads.pop(upload_id, None)
     return {"registryId": account, "repositoryName": repo.name, "uploadId": upload_id, "layerDigest": digest}

@@ -16,12 +16,6 @@ PREVIEW_KEY = "lifecyclePolicyPreview"
 DEFAULT_PREVIEW_PAGE = 100
 
 
-def _policy_not_found(repo) -> Exception:
-    return errors.LifecyclePolicyNotFoundException(
-        f"Lifecycle policy does not exist for the repository with name '{repo.name}' "
-        f"in the registry with id '{repo.account}'")
-
-
 def _policy_reply(repo, policy: dict, with_evaluated: bool) -> dict:
     """Get and Delete always carry ``lastEvaluatedAt``: epoch 0 until the policy has run, as the aws CLI's
     documented get-lifecycle-policy and delete-lifecycle-policy examples show."""
@@ -46,7 +40,7 @@ def get_lifecycle_policy(ctx: RequestContext, params: dict) -> dict:
     _, repo = ctx.repository(params)
     with ctx.store.lock:
         if repo.lifecycle_policy is None:
-            raise _policy_not_found(repo)
+            raise errors.lifecycle_policy_not_found(repo.name, repo.account)
         return _policy_reply(repo, repo.lifecycle_policy, with_evaluated=True)
 
 
@@ -56,7 +50,7 @@ def delete_lifecycle_policy(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         policy = repo.lifecycle_policy
         if policy is None:
-            raise _policy_not_found(repo)
+            raise errors.lifecycle_policy_not_found(repo.name, repo.account)
         repo.lifecycle_policy = None
         return _policy_reply(repo, policy, with_evaluated=True)
 
@@ -78,7 +72,7 @@ def start_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.lock:
         if document is None:
             if repo.lifecycle_policy is None:
-                raise _policy_not_found(repo)
+                raise errors.lifecycle_policy_not_found(repo.name, repo.account)
             text, document = repo.lifecycle_policy["text"], repo.lifecycle_policy["document"]
         extra = repo.extra if repo.extra is not None else {}
         previous = extra.get(PREVIEW_KEY)
@@ -120,24 +114,19 @@ def _selected(results: list[dict], params: dict) -> list[dict]:
 def get_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
     _, repo = ctx.repository(params)
     if params.get("imageIds") is not None and ("maxResults" in params or "nextToken" in params):
-        raise errors.InvalidParameterException(
-            "Invalid parameter at 'imageIds' failed to satisfy constraint: "
-            "'maxResults and nextToken cannot be used when imageIds is specified'")
+        raise errors.paging_with_ids("imageIds", "imageIds")
     start = paging.decode(params.get("nextToken"), int)
     with ctx.store.lock:
         preview = (repo.extra or {}).get(PREVIEW_KEY)
         if preview is None:
-            raise errors.LifecyclePolicyPreviewNotFoundException(
-                f"Lifecycle policy preview does not exist for the repository with name '{repo.name}' "
-                f"in the registry with id '{repo.account}'")
+            raise errors.lifecycle_policy_preview_not_found(repo.name, repo.account)
         preview["status"] = "COMPLETE"
         results = preview["results"]
         text = preview["text"]
     chosen = _selected(results, params)
     start = start or 0
     if start < 0 or start > len(chosen):
-        raise errors.InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
-                                               "'The nextToken is not valid'")
+        raise errors.invalid_next_token()
     limit = params.get("maxResults", DEFAULT_PREVIEW_PAGE)
     page = chosen[start:start + limit]
     reply = {"registryId": repo.account, "repositoryName": repo.name, "lifecyclePolicyText": text,

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import bisect
 import json
 
 from .. import errors
@@ -20,10 +21,14 @@ def decode(token: str | None, expected_type: type):
     except (binascii.Error, ValueError, UnicodeError):
         state = None
     if not isinstance(state, expected_type) or isinstance(state, bool):
-        raise invalid()
+        raise errors.invalid_next_token()
     return state
 
 
-def invalid() -> Exception:
-    return errors.InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
-                                            "'The nextToken is not valid'")
+def after_key(keys: list[str], after: str | None, limit: int) -> tuple[list[str], str | None]:
+    """One page of the sorted ``keys``: up to ``limit`` of those after ``after`` (the key a token carried), and the
+    token of the next page, None on the last. A token names a key rather than a position, so it stays valid while
+    keys come and go."""
+    start = 0 if after is None else bisect.bisect_right(keys, after)
+    chosen = keys[start:start + limit]
+    return chosen, encode(chosen[-1]) if start + limit < len(keys) else None

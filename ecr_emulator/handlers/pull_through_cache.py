@@ -5,25 +5,14 @@ the rule's account and Region is accepted, and the credentials it stands for com
 when an image is pulled through the rule (``ecr_emulator.pull_through``).
 """
 
-import bisect
-
 from .. import errors
 from ..api.context import RequestContext
 from ..models import pull_through_cache as ptc
+from ..models import settings
 from ..pull_through import fetch as pull_through
 from . import operation, paging
 
 _DEFAULT_PAGE = 100
-
-
-def _invalid(member: str, constraint: str) -> Exception:
-    return errors.InvalidParameterException(f"Invalid parameter at '{member}' failed to satisfy constraint: "
-                                            f"'{constraint}'")
-
-
-def _not_found(prefix: str, account: str) -> Exception:
-    return errors.PullThroughCacheRuleNotFoundException(
-        f"The pull through cache rule with prefix '{prefix}' does not exist in the registry with id '{account}'")
 
 
 def _refuse_problem(rule: dict, account: str, region: str) -> None:
@@ -33,19 +22,28 @@ def _refuse_problem(rule: dict, account: str, region: str) -> None:
         raise errors.by_code(code)(message)
 
 
+def _rule(registry, prefix: str) -> dict:
+    """The registry's rule for ``prefix``, or PullThroughCacheRuleNotFoundException. Callers hold the store lock."""
+    rule = ptc.rules(registry).get(prefix)
+    if rule is None:
+        raise errors.pull_through_cache_rule_not_found(prefix, registry.account)
+    return rule
+
+
 def _upstream_prefix(params: dict, prefix: str, upstream: str) -> str | None:
     """The upstream repository prefix of a new rule: ROOT unless given, and only for ECR to ECR rules, whose
     documentation allows a non-ROOT value only beside a non-ROOT Amazon ECR repository prefix."""
     given = params.get("upstreamRepositoryPrefix")
     if upstream != "ecr":
         if given is not None:
-            raise _invalid("upstreamRepositoryPrefix", "upstreamRepositoryPrefix is supported only for an Amazon "
-                                                       "ECR upstream registry")
+            raise errors.invalid_parameter(
+                "upstreamRepositoryPrefix", "upstreamRepositoryPrefix is supported only for an Amazon ECR upstream "
+                                            "registry")
         return None
     upstream_prefix = ptc.normalize_prefix(given or ptc.ROOT)
     if prefix == ptc.ROOT and upstream_prefix != ptc.ROOT:
-        raise _invalid("upstreamRepositoryPrefix", "upstreamRepositoryPrefix can be set only when "
-                                                   "ecrRepositoryPrefix is not ROOT")
+        raise errors.invalid_parameter("upstreamRepositoryPrefix",
+                                       "upstreamRepositoryPrefix can be set only when ecrRepositoryPrefix is not ROOT")
     return upstream_prefix
 
 
@@ -62,10 +60,12 @@ def create_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
             f"The upstream registry URL {url} is invalid. Specify a valid upstream registry URL and try again")
     declared = params.get("upstreamRegistry")
     if declared is not None and declared != upstream:
-        raise _invalid("upstreamRegistry", f"upstreamRegistry {declared} does not match the upstream registry URL "
-                                           f"{url}, which is {upstream}")
+        raise errors.invalid_parameter(
+            "upstreamRegistry", f"upstreamRegistry {declared} does not match the upstream registry URL {url}, which "
+                                f"is {upstream}")
     if prefix == ptc.ROOT and upstream != "ecr":
-        raise _invalid("ecrRepositoryPrefix", "ROOT is supported only for an Amazon ECR upstream registry")
+        raise errors.invalid_parameter("ecrRepositoryPrefix",
+                                       "ROOT is supported only for an Amazon ECR upstream registry")
     registry = ctx.registry(params.get("registryId"))
     rule = {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": url, "upstreamRegistry": upstream}
     for member in ("credentialArn", "customRoleArn"):
@@ -76,17 +76,10 @@ def create_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
         rule["upstreamRepositoryPrefix"] = upstream_prefix
     _refuse_problem(rule, registry.account, registry.region)
     with ctx.store.lock:
-        rules = registry.settings.setdefault(ptc.RULES, {})
-        if prefix in rules:
-            raise errors.PullThroughCacheRuleAlreadyExistsException(
-                f"A pull through cache rule with prefix '{prefix}' already exists in the registry with id "
-                f"'{registry.account}'")
-        if len(rules) >= ptc.MAX_RULES:
-            raise errors.LimitExceededException(
-                f"The registry with id '{registry.account}' already has the maximum of {ptc.MAX_RULES} pull through "
-                f"cache rules")
         rule["createdAt"] = rule["updatedAt"] = ctx.clock.now()
-        rules[prefix] = rule
+        settings.add(registry, ptc.RULES, prefix, rule,
+                     lambda _: errors.pull_through_cache_rule_already_exists(prefix, registry.account),
+                     ptc.MAX_RULES, "pull through cache rules")
         return ptc.described(rule, registry.account)
 
 
@@ -104,14 +97,13 @@ def describe_pull_through_cache_rules(ctx: RequestContext, params: dict) -> dict
             wanted = sorted({ptc.normalize_prefix(p) for p in params["ecrRepositoryPrefixes"]})
             missing = [p for p in wanted if p not in rules]
             if missing:
-                raise _not_found(missing[0], registry.account)
+                raise errors.pull_through_cache_rule_not_found(missing[0], registry.account)
         else:
             wanted = sorted(rules)
-        start = 0 if after is None else bisect.bisect_right(wanted, after)
-        chosen = wanted[start:start + limit]
+        chosen, token = paging.after_key(wanted, after, limit)
         result: dict = {"pullThroughCacheRules": [ptc.described(rules[p], registry.account) for p in chosen]}
-    if start + limit < len(wanted):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
 
 
@@ -123,11 +115,10 @@ def update_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     changes = {m: params[m] for m in ("credentialArn", "customRoleArn") if params.get(m) is not None}
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
-        rule = ptc.rules(registry).get(prefix)
-        if rule is None:
-            raise _not_found(prefix, registry.account)
+        rule = _rule(registry, prefix)
         if not changes:
-            raise _invalid("credentialArn", "At least one of credentialArn or customRoleArn must be provided")
+            raise errors.invalid_parameter("credentialArn",
+                                           "At least one of credentialArn or customRoleArn must be provided")
         updated = {**rule, **changes, "updatedAt": ctx.clock.now()}
         _refuse_problem(updated, registry.account, registry.region)
         registry.settings[ptc.RULES][prefix] = updated
@@ -140,9 +131,7 @@ def delete_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
-        rule = ptc.rules(registry).get(prefix)
-        if rule is None:
-            raise _not_found(prefix, registry.account)
+        rule = _rule(registry, prefix)
         del registry.settings[ptc.RULES][prefix]
     return ptc.described(rule, registry.account)
 
@@ -156,10 +145,7 @@ def validate_pull_through_cache_rule(ctx: RequestContext, params: dict) -> dict:
     prefix = ptc.normalize_prefix(params["ecrRepositoryPrefix"])
     registry = ctx.registry(params.get("registryId"))
     with ctx.store.lock:
-        rule = ptc.rules(registry).get(prefix)
-        if rule is None:
-            raise _not_found(prefix, registry.account)
-        rule = dict(rule)
+        rule = dict(_rule(registry, prefix))
     problem = ptc.rule_problem(rule, registry.account, registry.region)
     failure = problem[1] if problem else pull_through.validate_upstream(ctx, registry, rule)
     result = {**ptc.described(rule, registry.account), "isValid": failure is None}

@@ -16,9 +16,8 @@ def list_image_referrers(ctx: RequestContext, params: dict) -> dict:
     _, repo = ctx.repository(params)
     subject = params["subjectId"]["imageDigest"]
     if not DIGEST_SYNTAX.fullmatch(subject):
-        raise errors.InvalidParameterException(
-            "Invalid parameter at 'subjectId' failed to satisfy constraint: 'image digest should satisfy the regex "
-            "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+''")
+        raise errors.invalid_parameter(
+            "subjectId", "image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'")
     wanted = params.get("filter", {})
     types = wanted.get("artifactTypes") or None
     status = wanted.get("artifactStatus", "ACTIVE")

@@ -8,17 +8,11 @@ nothing. The copying itself runs from PutImage (``models.replication.replicate``
 from .. import errors
 from ..api.context import RequestContext
 from ..models import replication
-from . import operation
-from .images import described
+from . import lookup, operation, registry_setting
 
 # AWS: "up to 25 unique destinations across all rules" (the model allows 100 per rule; 10 rules and 100 filters per
 # rule are the model's own limits, checked before any handler runs).
 MAX_UNIQUE_DESTINATIONS = 25
-
-
-def _invalid(detail: str) -> Exception:
-    return errors.InvalidParameterException(
-        f"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: '{detail}'")
 
 
 def _checked(ctx: RequestContext, config: dict) -> dict:
@@ -30,22 +24,25 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
         for destination in rule["destinations"]:
             region, account = destination["region"], destination["registryId"]
             if (region, account) == (ctx.region, ctx.account):
-                raise _invalid("Replication destination cannot be the same as the source registry")
+                raise errors.invalid_parameter("replicationConfiguration",
+                                               "Replication destination cannot be the same as the source registry")
             if replication.partition(region) != source_partition:
-                raise _invalid(f"Replication across AWS partitions is not supported: {ctx.region} is in "
-                               f"{source_partition}, {region} in {replication.partition(region)}")
+                raise errors.invalid_parameter(
+                    "replicationConfiguration",
+                    f"Replication across AWS partitions is not supported: {ctx.region} is in {source_partition}, "
+                    f"{region} in {replication.partition(region)}")
             unique.add((region, account))
             destinations.append({"region": region, "registryId": account})
         stored: dict = {"destinations": destinations}
         if "deleteReplication" in rule:
             stored["deleteReplication"] = {"enabled": rule["deleteReplication"]["enabled"]}
         if "repositoryFilters" in rule:
-            stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
-                                           for f in rule["repositoryFilters"]]
+            stored["repositoryFilters"] = registry_setting.repository_filters(rule["repositoryFilters"])
         rules.append(stored)
     if len(unique) > MAX_UNIQUE_DESTINATIONS:
-        raise _invalid(f"A replication configuration may contain up to {MAX_UNIQUE_DESTINATIONS} unique "
-                       f"destinations across all rules; {len(unique)} were given")
+        raise errors.invalid_parameter(
+            "replicationConfiguration", f"A replication configuration may contain up to {MAX_UNIQUE_DESTINATIONS} "
+                                        f"unique destinations across all rules; {len(unique)} were given")
     return {"rules": rules}
 
 
@@ -53,9 +50,7 @@ def _checked(ctx: RequestContext, config: dict) -> dict:
 def put_replication_configuration(ctx: RequestContext, params: dict) -> dict:
     """Replaces the registry's whole configuration; it applies to images pushed from now on."""
     config = _checked(ctx, params["replicationConfiguration"])
-    registry = ctx.registry()
-    with ctx.store.lock:
-        registry.settings[replication.CONFIGURATION] = config
+    registry_setting.put(ctx, replication.CONFIGURATION, config)
     return {"replicationConfiguration": config}
 
 
@@ -72,9 +67,7 @@ def describe_image_replication_status(ctx: RequestContext, params: dict) -> dict
     never replicated (or one that arrived by replication) has none."""
     _, repo = ctx.repository(params)
     with ctx.store.lock:
-        [image] = described(repo, [params["imageId"]])
+        image = lookup.image(repo, params["imageId"])
         statuses = replication.statuses(image)
-    image_id = {"imageDigest": image.digest}
-    if "imageTag" in params["imageId"]:
-        image_id["imageTag"] = params["imageId"]["imageTag"]
-    return {"repositoryName": repo.name, "imageId": image_id, "replicationStatuses": statuses}
+    return {"repositoryName": repo.name, "imageId": lookup.echoed_id(image, params["imageId"]),
+            "replicationStatuses": statuses}

@@ -25,9 +25,7 @@ _SUMMARY_MEMBERS = ("replicationBackfillId", "destination", "status", "failureCo
 def _found(ctx: RequestContext, registry, backfill_id: str) -> dict:
     backfill = replication.backfills(registry, ctx.clock.now()).get(backfill_id)
     if backfill is None:
-        raise errors.ReplicationBackfillNotFoundException(
-            f"The replication backfill with id '{backfill_id}' does not exist in the registry with id "
-            f"'{registry.account}'")
+        raise errors.replication_backfill_not_found(backfill_id, registry.account)
     return backfill
 
 
@@ -42,9 +40,9 @@ def start_replication_backfill(ctx: RequestContext, params: dict) -> dict:
     region, account = params["destination"]["region"], params["destination"]["registryId"]
     with ctx.store.lock:
         if not replication.configured(registry, region, account):
-            raise errors.InvalidParameterException(
-                "Invalid parameter at 'destination' failed to satisfy constraint: 'The destination (region "
-                f"{region}, registry {account}) is not in the registry's replication configuration'")
+            raise errors.invalid_parameter(
+                "destination", f"The destination (region {region}, registry {account}) is not in the registry's "
+                               f"replication configuration")
         backfill = replication.start_backfill(ctx.store, registry, region, account, ctx.clock.now())
     return {"registryId": registry.account, **{k: backfill[k] for k in (
         "replicationBackfillId", "destination", "status", "startedAt")}}
@@ -56,7 +54,7 @@ def describe_replication_backfill_results(ctx: RequestContext, params: dict) -> 
     registry = ctx.registry(params.get("registryId"))
     after = paging.decode(params.get("nextToken"), int) or 0
     if after < 0:
-        raise paging.invalid()
+        raise errors.invalid_next_token()
     wanted = params.get("resultStatusFilter")
     limit = params.get("maxResults", DEFAULT_RESULTS_PAGE)
     with ctx.store.lock:

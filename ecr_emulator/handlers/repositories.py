@@ -1,47 +1,17 @@
 """Repository operations: create, describe, delete, tag, and the per-repository settings."""
 
-import bisect
 import re
 
 from .. import errors
-from ..api.context import RequestContext, repository_not_found
-from ..models.repository import Repository, default_kms_key
+from ..api.context import RequestContext
+from ..models.repository import Repository
 from ..specs import messages
 from . import operation, paging
+from .repository_settings import encryption_config, tag_mutability
 from .tagging import check_count, check_key, parse_tags, tag_list
 from .views import repository_view
 
 _ARN = re.compile(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository/(.+)")
-
-
-def tag_mutability(params: dict) -> tuple[str, list[dict]]:
-    """The tag mutability and exclusion filters a request asks for, checked against each other."""
-    mutability = params.get("imageTagMutability", "MUTABLE")
-    filters = params.get("imageTagMutabilityExclusionFilters")
-    if mutability.endswith("_WITH_EXCLUSION"):
-        if not filters:
-            raise errors.InvalidParameterException(
-                f"Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-                f"'exclusion filters are required when imageTagMutability is {mutability}'")
-    elif filters:
-        raise errors.InvalidParameterException(
-            "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-            "'exclusion filters are only allowed when imageTagMutability is MUTABLE_WITH_EXCLUSION or "
-            "IMMUTABLE_WITH_EXCLUSION'")
-    return mutability, [dict(f) for f in (filters or ())]
-
-
-def encryption_config(ctx: RequestContext, account: str, config: dict | None) -> dict:
-    if not config:
-        return {"encryptionType": "AES256"}
-    kind = config["encryptionType"]
-    if kind == "AES256":
-        if config.get("kmsKey"):
-            raise errors.InvalidParameterException(
-                "Invalid parameter at 'encryptionConfiguration' failed to satisfy constraint: "
-                "'kmsKey can only be specified when encryptionType is KMS or KMS_DSSE'")
-        return {"encryptionType": "AES256"}
-    return {"encryptionType": kind, "kmsKey": config.get("kmsKey") or default_kms_key(account, ctx.region)}
 
 
 @operation("CreateRepository")
@@ -54,8 +24,7 @@ def create_repository(ctx: RequestContext, params: dict) -> dict:
     encryption = encryption_config(ctx, registry.account, params.get("encryptionConfiguration"))
     with ctx.store.lock:
         if name in registry.repositories:
-            raise errors.RepositoryAlreadyExistsException(
-                f"The repository with name '{name}' already exists in the registry with id '{registry.account}'")
+            raise errors.repository_already_exists(name, registry.account)
         repo = Repository(registry.account, registry.region, name, ctx.clock.now())
         repo.tags = tags
         repo.tag_mutability, repo.mutability_exclusions = mutability, filters
@@ -71,25 +40,20 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
     names = params.get("repositoryNames")
     if names is not None:
         if "maxResults" in params or "nextToken" in params:
-            raise errors.InvalidParameterException(
-                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
-                "'maxResults and nextToken cannot be used when repositoryNames is specified'")
+            raise errors.paging_with_ids("maxResults", "repositoryNames")
         with ctx.store.lock:
             found = []
             for name in names:
                 repo = registry.repositories.get(name)
                 if repo is None:
-                    raise repository_not_found(name, registry.account)
+                    raise errors.repository_not_found(name, registry.account)
                 found.append(repository_view(repo, ctx.config))
         return {"repositories": found}
     after = paging.decode(params.get("nextToken"), str)
     limit = params.get("maxResults", 1000)
     with ctx.store.lock:
         ordered = sorted(registry.repositories)
-    start = 0
-    if after is not None:
-        start = bisect.bisect_right(ordered, after)
-    chosen = ordered[start:start + limit]
+    chosen, token = paging.after_key(ordered, after, limit)
     views = []
     with ctx.store.lock:
         for name in chosen:
@@ -97,8 +61,8 @@ def describe_repositories(ctx: RequestContext, params: dict) -> dict:
             if repo is not None:
                 views.append(repository_view(repo, ctx.config))
     result: dict = {"repositories": views}
-    if start + limit < len(ordered):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result
 
 
@@ -118,11 +82,11 @@ def delete_repository(ctx: RequestContext, params: dict) -> dict:
 def _repository_by_arn(ctx: RequestContext, arn: str) -> Repository:
     match = _ARN.fullmatch(arn)
     if match is None:
-        raise errors.InvalidParameterException(messages.invalid_parameter("resourceArn", messages.INVALID_ARN))
+        raise errors.invalid_parameter("resourceArn", messages.INVALID_ARN)
     region, account, name = match.groups()
     repo = ctx.store.registry(account, region).repositories.get(name)
     if repo is None:
-        raise repository_not_found(name, account)
+        raise errors.repository_not_found(name, account)
     return repo
 
 

@@ -28,7 +28,7 @@ def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
     registry, repo = ctx.repository(params)
     offset = paging.decode(params.get("nextToken"), int) or 0
     if offset < 0:
-        raise paging.invalid()
+        raise errors.invalid_next_token()
     limit = params.get("maxResults", DEFAULT_PAGE)
     with ctx.store.lock:
         now = ctx.clock.now()
@@ -37,10 +37,7 @@ def describe_image_scan_findings(ctx: RequestContext, params: dict) -> dict:
         image = lookup.image(repo, image_id)
         status = scans.status(registry, repo, image, now)
         if status is None:
-            shown = ", ".join(f"{k}:'{image_id.get(k, 'null')}'" for k in ("imageDigest", "imageTag"))
-            raise errors.ScanNotFoundException(
-                f"Image scan does not exist for the image with '{{{shown}}}' in the repository with name "
-                f"'{repo.name}' in the registry with id '{repo.account}'")
+            raise errors.scan_not_found(image_id, repo.name, repo.account)
         result = {"registryId": repo.account, "repositoryName": repo.name,
                   "imageId": lookup.echoed_id(image, image_id), "imageScanStatus": status}
         summary = scans.summary(registry, repo, image, now)

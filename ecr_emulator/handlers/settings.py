@@ -4,12 +4,10 @@ Everything is kept in ``Registry.settings`` as plain dicts under the keys of ``m
 what image handlers consult.
 """
 
-import bisect
-
 from .. import errors
 from ..api.context import RequestContext
 from ..models import scans, settings
-from . import operation, paging
+from . import operation, paging, registry_setting
 
 # Basic scanning only scans on push (other repositories are scanned manually); enhanced scanning adds continuous scans.
 _FREQUENCIES = {"BASIC": ("SCAN_ON_PUSH",), "ENHANCED": ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")}
@@ -20,9 +18,8 @@ _DEFAULT_PAGE = 100
 
 def _setting_name(name: str) -> str:
     if name not in settings.ACCOUNT_SETTING_VALUES:
-        raise errors.InvalidParameterException(
-            f"Invalid parameter at 'name' failed to satisfy constraint: 'Account setting name must be one of "
-            f"{', '.join(settings.ACCOUNT_SETTING_VALUES)}'")
+        raise errors.invalid_parameter(
+            "name", f"Account setting name must be one of {', '.join(settings.ACCOUNT_SETTING_VALUES)}")
     return name
 
 
@@ -40,9 +37,7 @@ def put_account_setting(ctx: RequestContext, params: dict) -> dict:
     value = params["value"]
     allowed = settings.ACCOUNT_SETTING_VALUES[name][1]
     if value not in allowed:
-        raise errors.InvalidParameterException(
-            f"Invalid parameter at 'value' failed to satisfy constraint: 'Value for {name} must be one of "
-            f"{', '.join(allowed)}'")
+        raise errors.invalid_parameter("value", f"Value for {name} must be one of {', '.join(allowed)}")
     registry = ctx.registry()
     with ctx.store.lock:
         registry.settings.setdefault(settings.ACCOUNT_SETTINGS, {})[name] = value
@@ -58,16 +53,14 @@ def put_registry_scanning_configuration(ctx: RequestContext, params: dict) -> di
     for rule in params.get("rules", []):
         frequency = rule["scanFrequency"]
         if frequency not in _FREQUENCIES[scan_type]:
-            raise errors.InvalidParameterException(
-                f"Invalid parameter at 'rules' failed to satisfy constraint: 'scanFrequency {frequency} is not "
-                f"supported for scanType {scan_type}; use {' or '.join(_FREQUENCIES[scan_type])}'")
+            raise errors.invalid_parameter(
+                "rules", f"scanFrequency {frequency} is not supported for scanType {scan_type}; use "
+                         f"{' or '.join(_FREQUENCIES[scan_type])}")
         if any(r["scanFrequency"] == frequency for r in rules):
-            raise errors.InvalidParameterException(
-                f"Invalid parameter at 'rules' failed to satisfy constraint: 'only one rule per scanFrequency is "
-                f"allowed; {frequency} is repeated'")
+            raise errors.invalid_parameter(
+                "rules", f"only one rule per scanFrequency is allowed; {frequency} is repeated")
         rules.append({"scanFrequency": frequency,
-                      "repositoryFilters": [{"filter": f["filter"], "filterType": f["filterType"]}
-                                            for f in rule["repositoryFilters"]]})
+                      "repositoryFilters": registry_setting.repository_filters(rule["repositoryFilters"])})
     config = {"scanType": scan_type, "rules": rules}
     registry = ctx.registry()
     with ctx.store.lock:
@@ -92,17 +85,11 @@ def batch_get_repository_scanning_configuration(ctx: RequestContext, params: dic
             repo = registry.repositories.get(name)
             if repo is None:
                 failures.append({"repositoryName": name, "failureCode": "REPOSITORY_NOT_FOUND",
-                                 "failureReason": f"The repository with name '{name}' does not exist in the "
-                                                  f"registry with id '{registry.account}'"})
+                                 "failureReason": errors.repository_not_found(name, registry.account).message})
             else:
                 found.append({"repositoryArn": repo.arn, "repositoryName": repo.name,
                               **settings.repository_scanning(registry, repo)})
     return {"scanningConfigurations": found, "failures": failures}
-
-
-def _signing_not_found(account: str) -> Exception:
-    return errors.SigningConfigurationNotFoundException(
-        f"Signing configuration does not exist in the registry with id '{account}'")
 
 
 @operation("PutSigningConfiguration")
@@ -111,34 +98,22 @@ def put_signing_configuration(ctx: RequestContext, params: dict) -> dict:
     for rule in params["signingConfiguration"]["rules"]:
         stored = {"signingProfileArn": rule["signingProfileArn"]}
         if rule.get("repositoryFilters"):
-            stored["repositoryFilters"] = [{"filter": f["filter"], "filterType": f["filterType"]}
-                                           for f in rule["repositoryFilters"]]
+            stored["repositoryFilters"] = registry_setting.repository_filters(rule["repositoryFilters"])
         rules.append(stored)
     config = {"rules": rules}
-    registry = ctx.registry()
-    with ctx.store.lock:
-        registry.settings[settings.SIGNING] = config
+    registry_setting.put(ctx, settings.SIGNING, config)
     return {"signingConfiguration": config}
 
 
 @operation("GetSigningConfiguration")
 def get_signing_configuration(ctx: RequestContext, params: dict) -> dict:
-    registry = ctx.registry()
-    with ctx.store.lock:
-        config = registry.settings.get(settings.SIGNING)
-    if config is None:
-        raise _signing_not_found(registry.account)
-    return {"registryId": registry.account, "signingConfiguration": config}
+    return registry_setting.get(ctx, settings.SIGNING, "signingConfiguration", errors.signing_configuration_not_found)
 
 
 @operation("DeleteSigningConfiguration")
 def delete_signing_configuration(ctx: RequestContext, params: dict) -> dict:
-    registry = ctx.registry()
-    with ctx.store.lock:
-        config = registry.settings.pop(settings.SIGNING, None)
-    if config is None:
-        raise _signing_not_found(registry.account)
-    return {"registryId": registry.account, "signingConfiguration": config}
+    return registry_setting.delete(ctx, settings.SIGNING, "signingConfiguration",
+                                   errors.signing_configuration_not_found)
 
 
 @operation("RegisterPullTimeUpdateExclusion")
@@ -146,17 +121,11 @@ def register_pull_time_update_exclusion(ctx: RequestContext, params: dict) -> di
     arn = params["principalArn"]
     registry = ctx.registry()
     with ctx.store.lock:
-        exclusions = registry.settings.setdefault(settings.PULL_TIME_EXCLUSIONS, {})
-        if arn in exclusions:
-            raise errors.ExclusionAlreadyExistsException(
-                f"The pull time update exclusion for principal '{arn}' already exists in the registry with id "
-                f"'{registry.account}'")
-        if len(exclusions) >= MAX_EXCLUSIONS:
-            raise errors.LimitExceededException(
-                f"The registry with id '{registry.account}' already has the maximum of {MAX_EXCLUSIONS} pull time "
-                f"update exclusions")
-        exclusions[arn] = ctx.clock.now()
-        return {"principalArn": arn, "createdAt": exclusions[arn]}
+        created = ctx.clock.now()
+        settings.add(registry, settings.PULL_TIME_EXCLUSIONS, arn, created,
+                     lambda _: errors.exclusion_already_exists(arn, registry.account),
+                     MAX_EXCLUSIONS, "pull time update exclusions")
+        return {"principalArn": arn, "createdAt": created}
 
 
 @operation("DeregisterPullTimeUpdateExclusion")
@@ -165,9 +134,7 @@ def deregister_pull_time_update_exclusion(ctx: RequestContext, params: dict) -> 
     registry = ctx.registry()
     with ctx.store.lock:
         if registry.settings.get(settings.PULL_TIME_EXCLUSIONS, {}).pop(arn, None) is None:
-            raise errors.ExclusionNotFoundException(
-                f"The pull time update exclusion for principal '{arn}' does not exist in the registry with id "
-                f"'{registry.account}'")
+            raise errors.exclusion_not_found(arn, registry.account)
     return {"principalArn": arn}
 
 
@@ -179,9 +146,8 @@ def list_pull_time_update_exclusions(ctx: RequestContext, params: dict) -> dict:
     registry = ctx.registry()
     with ctx.store.lock:
         ordered = sorted(registry.settings.get(settings.PULL_TIME_EXCLUSIONS, {}))
-    start = 0 if after is None else bisect.bisect_right(ordered, after)
-    chosen = ordered[start:start + limit]
+    chosen, token = paging.after_key(ordered, after, limit)
     result: dict = {"pullTimeUpdateExclusions": chosen}
-    if start + limit < len(ordered):
-        result["nextToken"] = paging.encode(chosen[-1])
+    if token is not None:
+        result["nextToken"] = token
     return result

@@ -7,6 +7,7 @@ Callers hold ``store.lock``. Every change is announced with ``store.notify`` so 
 from collections.abc import Callable
 
 from .. import errors
+from ..specs import messages
 from . import manifests, scans, storage, wildcards
 from .images import Image
 from .repository import Repository
@@ -29,9 +30,8 @@ def parse_manifest(data: bytes, media_type: str | None = None, digest: str | Non
     except manifests.ManifestError as exc:
         raise errors.InvalidParameterException(str(exc)) from None
     if digest is not None and digest != manifest.digest:
-        raise errors.ImageDigestDoesNotMatchException(
-            f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The digest {digest} does not match "
-            f"the digest {manifest.digest} of the image manifest'")
+        raise errors.ImageDigestDoesNotMatchException(messages.invalid_parameter(
+            "imageDigest", f"The digest {digest} does not match the digest {manifest.digest} of the image manifest"))
     return manifest
 
 

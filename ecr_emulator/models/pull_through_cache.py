@@ -11,6 +11,7 @@ journal replay repeats. Fetching itself is ``ecr_emulator.pull_through``'s job.
 import re
 
 from .. import errors
+from ..specs import messages
 from . import blob_links, creation_templates, image_ops, replication
 from .repository import Repository
 
@@ -73,9 +74,9 @@ def _credential_problem(arn: str, account: str, region: str) -> str | None:
     """Why a Secrets Manager ARN cannot serve a rule: AWS requires the secret in the rule's own account and Region."""
     match = SECRET_ARN.fullmatch(arn)
     if match is None:
-        return "'credentialArn must be a Secrets Manager secret ARN'"
+        return "credentialArn must be a Secrets Manager secret ARN"
     if (match["account"], match["region"]) != (account, region):
-        return f"'The secret must be in the account and Region of the pull through cache rule ({account}, {region})'"
+        return f"The secret must be in the account and Region of the pull through cache rule ({account}, {region})"
     return None
 
 
@@ -83,14 +84,10 @@ def _role_problem(arn: str, account: str) -> str | None:
     """Why an IAM role ARN cannot serve a rule: the model says it "must be in the same account as the registry"."""
     match = _ROLE_ARN.fullmatch(arn)
     if match is None:
-        return "'customRoleArn must be an IAM role ARN'"
+        return "customRoleArn must be an IAM role ARN"
     if match["account"] != account:
-        return f"'The role must be in the account of the registry ({account})'"
+        return f"The role must be in the account of the registry ({account})"
     return None
-
-
-def _invalid(member: str, constraint: str) -> str:
-    return f"Invalid parameter at '{member}' failed to satisfy constraint: {constraint}"
 
 
 def rule_problem(rule: dict, account: str, region: str) -> tuple[str, str] | None:
@@ -111,15 +108,15 @@ def rule_problem(rule: dict, account: str, region: str) -> tuple[str, str] | Non
                 "The specified upstream registry requires authentication. Specify a valid IAM role ARN in "
                 "customRoleArn and try again.")
     if credential is not None:
-        problem = ("'credentialArn is not supported for an Amazon ECR upstream registry; use customRoleArn'"
+        problem = ("credentialArn is not supported for an Amazon ECR upstream registry; use customRoleArn"
                    if auth == ROLE else _credential_problem(credential, account, region))
         if problem:
-            return "InvalidParameterException", _invalid("credentialArn", problem)
+            return "InvalidParameterException", messages.invalid_parameter("credentialArn", problem)
     if role is not None:
-        problem = ("'customRoleArn is supported only for an Amazon ECR upstream registry'"
+        problem = ("customRoleArn is supported only for an Amazon ECR upstream registry"
                    if auth != ROLE else _role_problem(role, account))
         if problem:
-            return "InvalidParameterException", _invalid("customRoleArn", problem)
+            return "InvalidParameterException", messages.invalid_parameter("customRoleArn", problem)
     return None
 
 

@@ -1,9 +1,14 @@
 """Registry-wide settings kept in ``Registry.settings``, and the pure rules that read them.
 
 Handlers write these keys; image handlers read them through the helpers here, so the meaning of a setting lives in
-one place and needs no HTTP round trip.
+one place and needs no HTTP round trip. Settings that are collections of named entries (creation templates, pull
+through cache rules, pull-time update exclusions) gain an entry through ``add``, which holds the checks they share.
 """
 
+from collections.abc import Callable
+from typing import Any
+
+from .. import errors
 from . import wildcards
 
 REGISTRY_POLICY = "registry_policy"
@@ -25,6 +30,19 @@ DEFAULT_SCANNING = {"scanType": "BASIC", "rules": []}
 
 # When a repository matches rules of both frequencies, the stronger one applies.
 _FREQUENCY_PRECEDENCE = ("CONTINUOUS_SCAN", "SCAN_ON_PUSH")
+
+
+def add(registry, setting: str, key: str, entry, exists: Callable[[Any], errors.ServiceError], maximum: int,
+        what: str) -> None:
+    """Add ``entry`` under ``key`` to the registry's collection ``setting``. A key already there is refused with
+    ``exists(the entry stored under it)``; a collection that already has ``maximum`` entries, with
+    LimitExceededException naming ``what`` (say "pull through cache rules"). Callers hold the store lock."""
+    entries = registry.settings.setdefault(setting, {})
+    if key in entries:
+        raise exists(entries[key])
+    if len(entries) >= maximum:
+        raise errors.limit_exceeded(registry.account, maximum, what)
+    entries[key] = entry
 
 
 def account_setting(registry, name: str) -> str:

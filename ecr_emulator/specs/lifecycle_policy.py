@@ -33,9 +33,7 @@ def _validator() -> "jsonschema.protocols.Validator":
 
 
 def _fail(fault: str) -> errors.ServiceError:
-    return errors.InvalidParameterException(
-        f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: "
-        f"'Lifecycle policy validation failure: {fault}'")
+    return errors.invalid_parameter("LifecyclePolicyText", f"Lifecycle policy validation failure: {fault}")
 
 
 def _rule_fail(priority, fault: str) -> errors.ServiceError:

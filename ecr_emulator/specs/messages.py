@@ -67,7 +67,11 @@ RULES = {
 }
 
 # ECR's frame, seen in every thread above and in github.com/aws/aws-cli/issues/8620.
-INVALID_PARAMETER = "Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'"
+PARAMETER = "Invalid parameter at '{member}'"
+INVALID_PARAMETER = PARAMETER + " failed to satisfy constraint: '{constraint}'"
+# A parameter refused for what it names rather than for a rule of its own (DescribeImages' imageIds, with the
+# failure reason BatchGetImage gives for the same id): the emulator's wording after ECR's frame, no quoted instance.
+REFUSED_PARAMETER = PARAMETER + ": {reason}"
 # A fault of one element of a list of strings: github.com/aws-actions/amazon-ecr-login/issues/27 and /225,
 # github.com/goharbor/harbor/issues/17642.
 LIST_ELEMENT = "Member must satisfy constraint: [{inner}]"
@@ -92,6 +96,10 @@ POLICY = "Invalid {kind} policy provided"
 def invalid_parameter(member: str, constraint: str) -> str:
     """A message in ECR's frame."""
     return INVALID_PARAMETER.format(member=member, constraint=constraint)
+
+
+def refused_parameter(member: str, reason: str) -> str:
+    return REFUSED_PARAMETER.format(member=member, reason=reason)
 
 
 def ecr_constraint(rule: str, element: bool = False, listed: bool = False, **args) -> str:
