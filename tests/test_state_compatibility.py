@@ -1,6 +1,8 @@
 """State written by an earlier version (``data/state_written_before`` and ``data/archive_written_before.tar``, made by
 ``data/make_state_written_before.py`` before the package's modules were regrouped) is still read whole: a server
-started on the directory, and one importing the archive, serve the same repositories, image, policy and layer bytes."""
+started on the directory, and one importing the archive, serve the same repositories, image, policy and layer bytes.
+What that version kept in an image's ``extra`` dict (scans, restores, replication outcomes) is read into the
+attributes that replaced it."""
 
 import hashlib
 import json
@@ -12,6 +14,7 @@ import sys
 import pytest
 
 from data.make_state_written_before import CONFIG, LAYER, LIFECYCLE
+from ecr_emulator.state import codec
 from ecr_emulator.testing import running_server
 from registry_client import RegistryClient
 
@@ -60,3 +63,98 @@ def test_an_archive_written_before_imports_whole(tmp_path, state_dir):
                                  "--endpoint", server.endpoint], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         _assert_holds_what_was_written(server)
+
+
+ACCOUNT = "123456789012"
+# A model time a minute after the fixture's push (and so before now).
+LATER = 1796038500.0
+
+
+def _snapshot_records(state: pathlib.Path) -> list[dict]:
+    with open(state / "state.snapshot", "rb") as f:
+        return [record for _, record in codec.iter_records(f)]
+
+
+def _written_image(records: list[dict]) -> dict:
+    """The state of the fixture's one image, as the earlier version wrote it."""
+    repo = records[1]["registry"]["state"]["repositories"]["team/app"]["state"]
+    [image] = repo["images"]["state"]["by_digest"].values()
+    return image["state"]
+
+
+def _state_with_image_extra(tmp_path, extra, **attributes) -> pathlib.Path:
+    """A copy of the state directory written before whose image's ``extra`` holds ``extra``, as an image scanned,
+    restored or replicated by the earlier version held it."""
+    state = tmp_path / "state"
+    shutil.copytree(DATA / "state_written_before", state)
+    records = _snapshot_records(state)
+    image = _written_image(records)
+    assert image["extra"] is None
+    image["extra"] = codec.encode_value(extra)
+    image.update(attributes)
+    (state / "state.snapshot").write_bytes(b"".join(codec.encode_record(record) for record in records))
+    return state
+
+
+SCANNED_RESTORED_REPLICATED = {
+    "scan": {"startedAt": LATER, "completesAt": LATER, "findings": [{"name": "CVE-2026-0001", "severity": "HIGH"}]},
+    "lastActivatedAt": LATER,
+    "replicationStatuses": {("us-west-2", ACCOUNT): {"region": "us-west-2", "registryId": ACCOUNT,
+                                                     "status": "COMPLETE"}},
+}
+
+
+def test_an_image_extra_written_before_is_served_from_the_attributes_that_replaced_it(tmp_path):
+    state = _state_with_image_extra(tmp_path, SCANNED_RESTORED_REPLICATED)
+    with running_server("--state-dir", str(state)) as server:
+        ecr = server.client()
+        [image] = ecr.describe_images(repositoryName="team/app")["imageDetails"]
+        assert image["imageScanStatus"]["status"] == "COMPLETE"
+        assert image["imageScanFindingsSummary"]["findingSeverityCounts"] == {"HIGH": 1}
+        assert image["lastActivatedAt"].timestamp() == LATER
+        found = ecr.describe_image_scan_findings(repositoryName="team/app", imageId={"imageTag": "v1"})
+        assert [f["name"] for f in found["imageScanFindings"]["findings"]] == ["CVE-2026-0001"]
+        replicated = ecr.describe_image_replication_status(repositoryName="team/app", imageId={"imageTag": "v1"})
+        assert replicated["replicationStatuses"] == [{"region": "us-west-2", "registryId": ACCOUNT,
+                                                      "status": "COMPLETE"}]
+
+
+def test_an_image_being_restored_before_is_still_activating(tmp_path):
+    state = _state_with_image_extra(tmp_path, {"activatingUntil": LATER * 2}, storage_class="ARCHIVE")
+    with running_server("--state-dir", str(state)) as server:
+        [image] = server.client().describe_images(repositoryName="team/app", filter={"imageStatus": "ANY"})[
+            "imageDetails"]
+        assert image["imageStatus"] == "ACTIVATING"
+
+
+def test_the_codec_moves_an_image_extra_to_its_attributes_and_writes_them_back_without_it(tmp_path):
+    state = _state_with_image_extra(tmp_path, {**SCANNED_RESTORED_REPLICATED, "activatingUntil": LATER * 2,
+                                               "enhancedScan": {"frequency": "MANUAL", "status": "UNSUPPORTED_IMAGE"}})
+    with open(state / "state.snapshot", "rb") as f:
+        registries, _ = codec.read_snapshot(f, "state.snapshot")
+    [image] = registries[(ACCOUNT, "us-east-1")].repositories["team/app"].images
+    assert image.scan == SCANNED_RESTORED_REPLICATED["scan"]
+    assert image.enhanced_scan == {"frequency": "MANUAL", "status": "UNSUPPORTED_IMAGE"}
+    assert (image.activating_until, image.last_activated) == (LATER * 2, LATER)
+    assert image.replication_statuses == SCANNED_RESTORED_REPLICATED["replicationStatuses"]
+    rewritten = codec.decode_value(codec.encode_value(image))
+    assert "extra" not in codec.encode_value(image)["state"] and rewritten.scan == image.scan
+
+
+def test_an_image_extra_written_before_with_nothing_in_it_leaves_every_attribute_empty():
+    with open(DATA / "state_written_before" / "state.snapshot", "rb") as f:
+        registries, _ = codec.read_snapshot(f, "state.snapshot")
+    [image] = registries[(ACCOUNT, "us-east-1")].repositories["team/app"].images
+    assert (image.scan, image.enhanced_scan, image.activating_until, image.last_activated,
+            image.replication_statuses) == (None, None, None, None, None)
+
+
+@pytest.mark.parametrize("extra,attributes,fault", [
+    (None, {"colour": "blue"}, "Image has no attribute 'colour'"),
+    ({"colour": "blue"}, {}, "Image's extra has no key 'colour'"),
+    ([1], {}, "Image's extra is not a dict"),
+])
+def test_an_image_with_an_attribute_or_extra_key_no_version_wrote_is_refused(tmp_path, extra, attributes, fault):
+    state = _state_with_image_extra(tmp_path, extra, **attributes)
+    with open(state / "state.snapshot", "rb") as f, pytest.raises(codec.StateFormatError, match=fault):
+        codec.read_snapshot(f, "state.snapshot")

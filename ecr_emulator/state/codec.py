@@ -16,6 +16,9 @@ or that has a key starting with ``$``), ``{"$object": CLASS, "id": N, "state": {
 ``{"$ref": N}`` (the same object again, so images indexed by digest and by tag stay one object). ``CLASS`` is looked
 up in a fixed table of the emulator's own model classes and only their declared attributes are set: nothing in a
 state file can name a module, a function or an attribute a class does not declare, so reading one never runs code.
+
+Images written before they had an attribute for each thing they carry kept those things in one dict attribute,
+``extra``; reading such an image moves each of its keys to the attribute that replaced it (``_LEGACY_EXTRA``).
 """
 
 import base64
@@ -37,6 +40,12 @@ MAX_RECORD_BYTES = 2 * 1024 ** 3
 # The classes a state file may hold, by name; a state file may set only the attributes their ``__slots__`` declare.
 _CLASSES = {cls.__name__: cls for cls in (Registry, Repository, Image, ImageIndex, Manifest)}
 _ATTRIBUTES = {name: frozenset(cls.__slots__) for name, cls in _CLASSES.items()}
+# The keys of the ``extra`` dict that earlier versions wrote, by class, and the attribute each key's value now fills;
+# an attribute whose key is absent is None, as in a new object.
+_LEGACY_EXTRA = {
+    "Image": {"scan": "scan", "enhancedScan": "enhanced_scan", "activatingUntil": "activating_until",
+              "lastActivatedAt": "last_activated", "replicationStatuses": "replication_statuses"},
+}
 
 
 class StateFormatError(ValueError):
@@ -164,6 +173,10 @@ class _Decoder:
         cls = _CLASSES[name]
         if ident in self._objects:
             raise StateFormatError(f"object id {ident} defined twice")
+        legacy = name in _LEGACY_EXTRA and "extra" in state
+        if legacy:
+            state = dict(state)
+            extra = state.pop("extra")
         unknown = set(state) - _ATTRIBUTES[name]
         if unknown:
             raise StateFormatError(f"{name} has no attribute {sorted(unknown)[0]!r}")
@@ -171,7 +184,23 @@ class _Decoder:
         self._objects[ident] = obj
         for attribute, value in state.items():
             object.__setattr__(obj, attribute, self.decode(value))
+        if legacy:
+            for attribute, value in _from_extra(name, self.decode(extra)).items():
+                object.__setattr__(obj, attribute, value)
         return obj
+
+
+def _from_extra(name: str, extra) -> dict:
+    """The attributes that hold what the ``extra`` dict of an earlier version's object held."""
+    if extra is None:
+        extra = {}
+    if not isinstance(extra, dict):
+        raise StateFormatError(f"{name}'s extra is not a dict")
+    keys = _LEGACY_EXTRA[name]
+    unknown = set(extra) - set(keys)
+    if unknown:
+        raise StateFormatError(f"{name}'s extra has no key {sorted(unknown, key=str)[0]!r}")
+    return {attribute: extra.get(key) for key, attribute in keys.items()}
 
 
 # ---- records ------------------------------------------------------------------------------------------------------
