@@ -13,13 +13,12 @@ from .images import Image
 from .repository import Repository
 
 RESTORE_SECONDS = 20 * 60
-# Per repository: digest -> restore due time, so settling costs only the pending restores.
-_PENDING = "pendingRestores"
 
 
 def settle(repo: Repository, now: float) -> None:
-    """Complete the restores of ``repo`` that are due by ``now``. Callers hold the store lock."""
-    pending = repo.extra.get(_PENDING)
+    """Complete the restores of ``repo`` that are due by ``now``; the repository lists the restores under way, so
+    settling costs only those. Callers hold the store lock."""
+    pending = repo.pending_restores
     if not pending:
         return
     for digest, due in list(pending.items()):
@@ -29,8 +28,6 @@ def settle(repo: Repository, now: float) -> None:
         image = repo.images.by_digest.get(digest)
         if image is not None and image.activating_until == due:
             _activate(image, due)
-    if not pending:
-        del repo.extra[_PENDING]
 
 
 def _activate(image: Image, when: float) -> None:
@@ -61,7 +58,7 @@ def update(repo: Repository, image: Image, target: str, now: float, *, on_restor
                                else "it is already being restored from archive")
         due = now + RESTORE_SECONDS
         image.activating_until = due
-        repo.extra.setdefault(_PENDING, {})[image.digest] = due
+        repo.pending_restores[image.digest] = due
         scans.forget(image)
         if on_restore is not None:
             on_restore(image, due)
@@ -70,7 +67,7 @@ def update(repo: Repository, image: Image, target: str, now: float, *, on_restor
 
 def restore_now(repo: Repository, image: Image, now: float) -> None:
     """A push of an archived image restores it immediately."""
-    repo.extra.get(_PENDING, {}).pop(image.digest, None)
+    repo.pending_restores.pop(image.digest, None)
     _activate(image, now)
 
 
