@@ -12,7 +12,6 @@ from ..models import lifecycle
 from ..specs import lifecycle_policy
 from . import operation, paging
 
-PREVIEW_KEY = "lifecyclePolicyPreview"
 DEFAULT_PREVIEW_PAGE = 100
 
 
@@ -74,16 +73,14 @@ def start_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
             if repo.lifecycle_policy is None:
                 raise errors.lifecycle_policy_not_found(repo.name, repo.account)
             text, document = repo.lifecycle_policy["text"], repo.lifecycle_policy["document"]
-        extra = repo.extra if repo.extra is not None else {}
-        previous = extra.get(PREVIEW_KEY)
+        previous = repo.lifecycle_preview
         if previous is not None and previous["status"] == "IN_PROGRESS":
             raise errors.LifecyclePolicyPreviewInProgressException(
                 f"Lifecycle policy preview is already in progress for the repository with name '{repo.name}' "
                 f"in the registry with id '{repo.account}'")
         results = lifecycle.evaluate(document, repo.images, ctx.clock.now())
-        extra[PREVIEW_KEY] = {"text": text, "status": "IN_PROGRESS",
-                              "results": [_preview_entry(r) for r in results]}
-        repo.extra = extra
+        repo.lifecycle_preview = {"text": text, "status": "IN_PROGRESS",
+                                  "results": [_preview_entry(r) for r in results]}
     return {"registryId": repo.account, "repositoryName": repo.name, "lifecyclePolicyText": text,
             "status": "IN_PROGRESS"}
 
@@ -117,7 +114,7 @@ def get_lifecycle_policy_preview(ctx: RequestContext, params: dict) -> dict:
         raise errors.paging_with_ids("imageIds", "imageIds")
     start = paging.decode(params.get("nextToken"), int)
     with ctx.store.lock:
-        preview = (repo.extra or {}).get(PREVIEW_KEY)
+        preview = repo.lifecycle_preview
         if preview is None:
             raise errors.lifecycle_policy_preview_not_found(repo.name, repo.account)
         preview["status"] = "COMPLETE"

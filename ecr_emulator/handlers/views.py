@@ -1,7 +1,7 @@
 """How domain objects appear in replies; shared by the handlers that return them."""
 
 from ..config import Config
-from ..models import scans, storage
+from ..models import scans
 from ..models.images import Image
 from ..models.repository import Repository
 from ..models.store import Registry
@@ -42,7 +42,7 @@ def image_detail(registry: Registry, repo: Repository, image: Image, now: float)
         "imageStatus": image.status,
         "imageScanStatus": scans.status(registry, repo, image, now),
         "imageScanFindingsSummary": scans.summary(registry, repo, image, now),
-        "lastActivatedAt": storage.last_activated(image),
+        "lastActivatedAt": image.last_activated,
     }
     if image.storage_class == "ARCHIVE":
         detail["lastArchivedAt"] = image.transitioned_at

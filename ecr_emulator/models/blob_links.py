@@ -23,7 +23,7 @@ import collections
 import contextlib
 import weakref
 
-from . import creation_templates, pull_through_cache, settings
+from . import creation_templates, settings
 
 JOURNAL_OP = "emulator:LinkBlob"
 MOUNTING = "BLOB_MOUNTING"
@@ -187,7 +187,7 @@ def mount(store, registry, name: str, digest: str, source: str | None) -> bool:
     for candidate in candidates:
         repo = registry.repositories.get(candidate)
         if (candidate != name and repo is not None and holds(registry, candidate, digest)
-                and repo.encryption == wanted and pull_through_cache.SYNC not in repo.extra):
+                and repo.encryption == wanted and repo.pull_through_checks is None):
             grant(store, registry, name, digest)
             return True
     return False

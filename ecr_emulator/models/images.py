@@ -10,11 +10,17 @@ import bisect
 
 
 class Image:
-    """One manifest stored in a repository, with the tags that point at it."""
+    """One manifest stored in a repository, with the tags that point at it.
+
+    Besides what the manifest says, an image carries its last basic and enhanced scan records (``models.scans``),
+    the due time of a running restore from archive and the time the last restore completed (``models.storage``),
+    and its replication outcome per destination (``models.replication``); each is None until it first happens.
+    """
 
     __slots__ = ("digest", "manifest", "media_type", "artifact_media_type", "tags", "pushed_at", "size",
                  "seq", "last_pull", "layers", "children", "config", "subject", "artifact_type", "storage_class",
-                 "transitioned_at", "extra")
+                 "transitioned_at", "scan", "enhanced_scan", "activating_until", "last_activated",
+                 "replication_statuses")
 
     def __init__(self, digest: str, manifest: bytes, media_type: str, pushed_at: float, size: int):
         self.digest = digest
@@ -33,14 +39,19 @@ class Image:
         self.artifact_type: str | None = None
         self.storage_class = "STANDARD"
         self.transitioned_at: float | None = None
-        self.extra: dict | None = None
+        self.scan: dict | None = None
+        self.enhanced_scan: dict | None = None
+        self.activating_until: float | None = None
+        self.last_activated: float | None = None
+        # {(region, registryId): ImageReplicationStatus}
+        self.replication_statuses: dict[tuple[str, str], dict] | None = None
 
     @property
     def status(self) -> str:
         """ECR's imageStatus: archived images are ARCHIVED (ACTIVATING while a restore runs), the rest ACTIVE."""
         if self.storage_class != "ARCHIVE":
             return "ACTIVE"
-        return "ACTIVATING" if self.extra and "activatingUntil" in self.extra else "ARCHIVED"
+        return "ACTIVATING" if self.activating_until is not None else "ARCHIVED"
 
 
 class ImageIndex:

@@ -4,7 +4,7 @@ must pass to be stored.
 Rules live in ``Registry.settings[RULES]`` as plain dicts keyed by their Amazon ECR repository prefix, so they are
 saved with the rest of the state. This module also holds the cache's own state: which rule covers a repository name,
 what the upstream repository is called, when each cached tag was last checked against the upstream
-(``Repository.extra[SYNC]``, plain data), and how fetched manifests become images (``store_fetched``), the step a
+(``Repository.pull_through_checks``), and how fetched manifests become images (``store_fetched``), the step a
 journal replay repeats. Fetching itself is ``ecr_emulator.pull_through``'s job.
 """
 
@@ -133,9 +133,6 @@ def described(rule: dict, account: str) -> dict:
 # checks the remote repository up to once per 24 hours to verify whether the cached image is the latest version".
 RECHECK_SECONDS = 24 * 3600
 
-# Repository.extra key: {"checked": {tag: model time of the last check against the upstream}}.
-SYNC = "pullThroughCache"
-
 # The journal record of a cache fill; not a JSON API operation, so recovery replays it through ``replay``.
 JOURNAL_OP = "emulator:PullThroughCache"
 
@@ -163,7 +160,7 @@ def upstream_repository(rule: dict, name: str) -> str:
 def checked_at(repo: Repository | None, tag: str) -> float | None:
     if repo is None:
         return None
-    return repo.extra.get(SYNC, {}).get("checked", {}).get(tag)
+    return (repo.pull_through_checks or {}).get(tag)
 
 
 def is_fresh(repo: Repository | None, tag: str, now: float) -> bool:
@@ -191,7 +188,7 @@ def store_fetched(store, registry, name: str, manifests: list[tuple[bytes, str]]
             return None
         repo = (creation_templates.new_repository(registry, name, now, "PULL_THROUGH_CACHE")
                 or Repository(registry.account, registry.region, name, now))
-        repo.extra[SYNC] = {}
+        repo.pull_through_checks = {}
         registry.repositories[name] = repo
     for position, (data, media_type) in enumerate(manifests):
         manifest = image_ops.parse_manifest(data, media_type)
@@ -207,7 +204,9 @@ def store_fetched(store, registry, name: str, manifests: list[tuple[bytes, str]]
                 blob_links.grant(store, registry, name, digest, journal=False)
         replication.replicate(store, registry, repo, image, manifest, with_tag)
     if tag is not None:
-        repo.extra.setdefault(SYNC, {}).setdefault("checked", {})[tag] = now
+        if repo.pull_through_checks is None:
+            repo.pull_through_checks = {}
+        repo.pull_through_checks[tag] = now
     return repo
 
 

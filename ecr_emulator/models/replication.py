@@ -2,13 +2,13 @@
 replication backfills (the copy of images that already exist).
 
 Replication here is synchronous: PutImage calls ``replicate`` under the store lock right after the image is stored, so
-each destination's outcome is known when the push answers and is kept with the source image (in ``Image.extra``) for
-DescribeImageReplicationStatus. Only a push through PutImage replicates on arrival, so images that arrive by
-replication are not replicated again then; deletes, tag removals and lifecycle expiries are replicated only by rules
-that enable ``deleteReplication`` (``follow_deletions``), as at AWS. A copy that cannot happen never fails the push;
-it is recorded as FAILED with one of the failure codes below (the model's ReplicationError is a plain string without
-an enum, so the codes are the emulator's). A backfill (``start_backfill``) copies each image through the same
-``replicate_image`` as a push, so its outcomes are recorded the same way.
+each destination's outcome is known when the push answers and is kept with the source image (in
+``Image.replication_statuses``) for DescribeImageReplicationStatus. Only a push through PutImage replicates on arrival,
+so images that arrive by replication are not replicated again then; deletes, tag removals and lifecycle expiries are
+replicated only by rules that enable ``deleteReplication`` (``follow_deletions``), as at AWS. A copy that cannot happen
+never fails the push; it is recorded as FAILED with one of the failure codes below (the model's ReplicationError is a
+plain string without an enum, so the codes are the emulator's). A backfill (``start_backfill``) copies each image
+through the same ``replicate_image`` as a push, so its outcomes are recorded the same way.
 """
 
 import hashlib
@@ -24,8 +24,6 @@ from .store import Registry, Store
 
 # Key of the registry's replication configuration in ``Registry.settings``.
 CONFIGURATION = "replication_configuration"
-# Key of an image's per-destination outcomes in ``Image.extra``: {(region, registryId): ImageReplicationStatus}.
-STATUSES = "replicationStatuses"
 DEFAULT_CONFIGURATION: dict[str, list] = {"rules": []}
 
 # The destination registry's policy does not allow ecr:ReplicateImage to the source account.
@@ -75,7 +73,7 @@ def destinations(registry: Registry, repository_name: str, deletes: bool = False
 
 
 def statuses(image: Image) -> list[dict]:
-    return list((image.extra or {}).get(STATUSES, {}).values())
+    return list((image.replication_statuses or {}).values())
 
 
 def replicate(store: Store, source: Registry, repo: Repository, image: Image, manifest: Manifest,
@@ -95,9 +93,9 @@ def replicate_image(store: Store, source: Registry, repo: Repository, image: Ima
     status = {"region": region, "registryId": account, "status": "COMPLETE" if failure is None else "FAILED"}
     if failure is not None:
         status["failureCode"] = failure
-    extra = image.extra if image.extra is not None else {}
-    extra.setdefault(STATUSES, {})[(region, account)] = status
-    image.extra = extra
+    if image.replication_statuses is None:
+        image.replication_statuses = {}
+    image.replication_statuses[(region, account)] = status
     return failures
 
 

@@ -16,7 +16,7 @@ def default_kms_key(account: str, region: str) -> str:
 class Repository:
     __slots__ = ("account", "region", "name", "created_at", "tag_mutability", "mutability_exclusions",
                  "scan_on_push", "encryption", "tags", "images", "policy_text", "lifecycle_policy",
-                 "extra")
+                 "lifecycle_preview", "pending_restores", "pull_through_checks")
 
     def __init__(self, account: str, region: str, name: str, created_at: float):
         self.account = account
@@ -31,7 +31,13 @@ class Repository:
         self.images = ImageIndex()
         self.policy_text: str | None = None
         self.lifecycle_policy: dict | None = None
-        self.extra: dict = {}
+        # The last lifecycle policy preview started: {"text", "status", "results"} (``handlers.lifecycle``).
+        self.lifecycle_preview: dict | None = None
+        # The restores from archive under way: image digest -> due time (``models.storage``).
+        self.pending_restores: dict[str, float] = {}
+        # In a repository a pull through cache filled, each cached tag's last check against the upstream (model time);
+        # None in any other repository (``models.pull_through_cache``).
+        self.pull_through_checks: dict[str, float] | None = None
 
     @property
     def arn(self) -> str:

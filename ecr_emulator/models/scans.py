@@ -6,14 +6,14 @@ are derived from the record and the clock.
 
 Basic scanning (registry scan type BASIC): ``StartImageScan`` (once per 24 hours) or scan on push. A scan is
 IN_PROGRESS until ``Store.scan_seconds`` (``--scan-seconds``, default 0) have passed, then COMPLETE. The record is
-``Image.extra["scan"]``: ``{"startedAt", "completesAt", "findings"}``, or ``{"status": "UNSUPPORTED_IMAGE"}``.
+``Image.scan``: ``{"startedAt", "completesAt", "findings"}``, or ``{"status": "UNSUPPORTED_IMAGE"}``.
 
 Enhanced scanning (scan type ENHANCED, Amazon Inspector at AWS): repositories matched by a CONTINUOUS_SCAN or
 SCAN_ON_PUSH filter are scanned on push, the others (MANUAL) never, and manual scans are refused. The first scan is
 PENDING for ``scan_seconds``. A scan-on-push image is then COMPLETE and keeps that scan's findings. A continuously
 scanned image is ACTIVE and rescanned every ``RESCAN_INTERVAL`` until its scan eligibility lapses
 (``ELIGIBILITY_SECONDS`` after its push), when it turns SCAN_ELIGIBILITY_EXPIRED and its findings close. Enabling
-continuous scanning scans the eligible images already there. The record is ``Image.extra["enhancedScan"]``:
+continuous scanning scans the eligible images already there. The record is ``Image.enhanced_scan``:
 ``{"frequency", "startedAt", "completesAt", "scannedAt", "findings", "firstObserved"}``.
 
 Basic and enhanced records are kept apart: switching the registry's scan type hides the other type's scans, and
@@ -37,8 +37,6 @@ BASIC_SCAN_INTERVAL = DAY
 RESCAN_INTERVAL = DAY
 # Inspector's default ECR re-scan duration for new accounts: 14 days after the push.
 ELIGIBILITY_SECONDS = 14 * DAY
-SCAN_KEY = "scan"
-ENHANCED_KEY = "enhancedScan"
 
 # Journal records of declaration changes: not JSON API operations, so recovery replays them through ``replay``.
 JOURNAL_DECLARE = "emulator:DeclareScanFindings"
@@ -67,21 +65,10 @@ def scan_type(registry: Registry) -> str:
     return settings.scanning_configuration(registry)["scanType"]
 
 
-def _extra(image: Image) -> dict:
-    if image.extra is None:
-        image.extra = {}
-    return image.extra
-
-
-def record(image: Image, key: str = SCAN_KEY) -> dict | None:
-    return (image.extra or {}).get(key)
-
-
 def forget(image: Image) -> None:
     """Drop an image's scans; AWS keeps no findings from before an image was archived once it is restored."""
-    if image.extra:
-        image.extra.pop(SCAN_KEY, None)
-        image.extra.pop(ENHANCED_KEY, None)
+    image.scan = None
+    image.enhanced_scan = None
 
 
 def start(store: Store, registry: Registry, repo: Repository, image: Image, now: float) -> dict:
@@ -96,7 +83,7 @@ def start(store: Store, registry: Registry, repo: Repository, image: Image, now:
             f"The image with digest '{image.digest}' is archived and cannot be scanned")
     if not scannable(image):
         raise errors.UnsupportedImageTypeException("The operation is not supported for this image type.")
-    previous = record(image)
+    previous = image.scan
     if previous is not None and "startedAt" in previous and now < previous["startedAt"] + BASIC_SCAN_INTERVAL:
         raise errors.LimitExceededException("The scan quota per image has been exceeded. Wait and try again.")
     _begin_basic(store, registry, repo, image, now)
@@ -105,21 +92,21 @@ def start(store: Store, registry: Registry, repo: Repository, image: Image, now:
 
 def _begin_basic(store: Store, registry: Registry, repo: Repository, image: Image, when: float) -> None:
     if not scannable(image):
-        _extra(image)[SCAN_KEY] = {"status": "UNSUPPORTED_IMAGE"}
+        image.scan = {"status": "UNSUPPORTED_IMAGE"}
         return
-    _extra(image)[SCAN_KEY] = {"startedAt": when, "completesAt": when + store.scan_seconds,
-                               "findings": scan_findings.covering(registry, repo.name, image, "BASIC")}
+    image.scan = {"startedAt": when, "completesAt": when + store.scan_seconds,
+                  "findings": scan_findings.covering(registry, repo.name, image, "BASIC")}
 
 
 def _begin_enhanced(store: Store, registry: Registry, repo: Repository, image: Image, when: float,
                     frequency: str) -> None:
     if not scannable(image):
-        _extra(image)[ENHANCED_KEY] = {"frequency": frequency, "status": "UNSUPPORTED_IMAGE"}
+        image.enhanced_scan = {"frequency": frequency, "status": "UNSUPPORTED_IMAGE"}
         return
     done = when + store.scan_seconds
     found = scan_findings.covering(registry, repo.name, image, "ENHANCED")
-    _extra(image)[ENHANCED_KEY] = {"frequency": frequency, "startedAt": when, "completesAt": done, "scannedAt": done,
-                                   "findings": found, "firstObserved": {f["name"]: done for f in found}}
+    image.enhanced_scan = {"frequency": frequency, "startedAt": when, "completesAt": done, "scannedAt": done,
+                           "findings": found, "firstObserved": {f["name"]: done for f in found}}
 
 
 def on_push(store: Store, repo: Repository, image: Image, now: float) -> None:
@@ -139,7 +126,7 @@ def _eligible_until(image: Image) -> float:
 
 def _refresh(registry: Registry, repo: Repository, image: Image, now: float) -> dict | None:
     """The enhanced record, with the continuous rescans due by ``now`` applied."""
-    scan = record(image, ENHANCED_KEY)
+    scan = image.enhanced_scan
     if scan is None or "startedAt" not in scan or scan["frequency"] != "CONTINUOUS_SCAN":
         return scan
     until = min(now, _eligible_until(image))
@@ -173,10 +160,9 @@ def reconfigure(store: Store, registry: Registry, config: dict, now: float) -> N
     for repo in registry.repositories.values():
         frequency = settings.repository_scanning(registry, repo)["scanFrequency"]
         for image in repo.images:
-            scan = record(image, ENHANCED_KEY)
+            scan = image.enhanced_scan
             if frequency == "MANUAL":
-                if scan is not None:
-                    del image.extra[ENHANCED_KEY]
+                image.enhanced_scan = None
             elif scan is not None:
                 scan["frequency"] = frequency
             elif frequency == "CONTINUOUS_SCAN" and now < _eligible_until(image) and image.storage_class != "ARCHIVE":
@@ -186,7 +172,7 @@ def reconfigure(store: Store, registry: Registry, config: dict, now: float) -> N
 def status(registry: Registry, repo: Repository, image: Image, now: float) -> dict | None:
     """The ImageScanStatus of the image's last scan of the registry's scan type, or None when there is none."""
     enhanced = scan_type(registry) == "ENHANCED"
-    scan = _refresh(registry, repo, image, now) if enhanced else record(image)
+    scan = _refresh(registry, repo, image, now) if enhanced else image.scan
     if scan is None:
         return None
     if image.storage_class == "ARCHIVE":
@@ -207,7 +193,7 @@ def _reportable(registry: Registry, repo: Repository, image: Image, now: float) 
     state = status(registry, repo, image, now)
     if state is None or state["status"] not in ("COMPLETE", "ACTIVE"):
         return None
-    return record(image, ENHANCED_KEY if scan_type(registry) == "ENHANCED" else SCAN_KEY)
+    return image.enhanced_scan if scan_type(registry) == "ENHANCED" else image.scan
 
 
 def severity_counts(found: list[dict]) -> dict[str, int]:

@@ -1,10 +1,10 @@
 """Storage classes of images: archiving to ECR's archival class and restoring to standard, by the model clock.
 
-AWS archives at once but restores within 20 minutes; meanwhile the image is ACTIVATING and still cannot be pulled.
-Here a restore started at ``t`` completes at exactly ``t + RESTORE_SECONDS``: until then the image keeps the
-ARCHIVE class with a due time in ``Image.extra``; ``settle`` completes every restore that is due, dating it at the
-due time (not at when it is noticed), so settling lazily on reads gives the same state whenever it happens, which
-journal replay relies on. Re-pushing an archived image restores it at once, as AWS documents.
+AWS archives at once but restores within 20 minutes; meanwhile the image is ACTIVATING and still cannot be pulled. Here
+a restore started at ``t`` completes at exactly ``t + RESTORE_SECONDS``: until then the image keeps the ARCHIVE class
+with a due time in ``Image.activating_until``; ``settle`` completes every restore that is due, dating it at the due time
+(not at when it is noticed), so settling lazily on reads gives the same state whenever it happens, which journal replay
+relies on. Re-pushing an archived image restores it at once, as AWS documents.
 """
 
 from .. import errors
@@ -13,23 +13,12 @@ from .images import Image
 from .repository import Repository
 
 RESTORE_SECONDS = 20 * 60
-ACTIVATING_UNTIL = "activatingUntil"
-LAST_ACTIVATED = "lastActivatedAt"
-# Per repository: digest -> restore due time, so settling costs only the pending restores.
-_PENDING = "pendingRestores"
-
-
-def restore_due(image: Image) -> float | None:
-    return (image.extra or {}).get(ACTIVATING_UNTIL)
-
-
-def last_activated(image: Image) -> float | None:
-    return (image.extra or {}).get(LAST_ACTIVATED)
 
 
 def settle(repo: Repository, now: float) -> None:
-    """Complete the restores of ``repo`` that are due by ``now``. Callers hold the store lock."""
-    pending = repo.extra.get(_PENDING)
+    """Complete the restores of ``repo`` that are due by ``now``; the repository lists the restores under way, so
+    settling costs only those. Callers hold the store lock."""
+    pending = repo.pending_restores
     if not pending:
         return
     for digest, due in list(pending.items()):
@@ -37,19 +26,15 @@ def settle(repo: Repository, now: float) -> None:
             continue
         del pending[digest]
         image = repo.images.by_digest.get(digest)
-        if image is not None and restore_due(image) == due:
+        if image is not None and image.activating_until == due:
             _activate(image, due)
-    if not pending:
-        del repo.extra[_PENDING]
 
 
 def _activate(image: Image, when: float) -> None:
     image.storage_class = "STANDARD"
     image.transitioned_at = when
-    extra = image.extra if image.extra is not None else {}
-    extra.pop(ACTIVATING_UNTIL, None)
-    extra[LAST_ACTIVATED] = when
-    image.extra = extra
+    image.activating_until = None
+    image.last_activated = when
 
 
 def update(repo: Repository, image: Image, target: str, now: float, *, on_restore=None) -> str:
@@ -72,10 +57,8 @@ def update(repo: Repository, image: Image, target: str, now: float, *, on_restor
             raise _unsupported(repo, image, "it is already in the STANDARD storage class" if status == "ACTIVE"
                                else "it is already being restored from archive")
         due = now + RESTORE_SECONDS
-        extra = image.extra if image.extra is not None else {}
-        extra[ACTIVATING_UNTIL] = due
-        image.extra = extra
-        repo.extra.setdefault(_PENDING, {})[image.digest] = due
+        image.activating_until = due
+        repo.pending_restores[image.digest] = due
         scans.forget(image)
         if on_restore is not None:
             on_restore(image, due)
@@ -84,7 +67,7 @@ def update(repo: Repository, image: Image, target: str, now: float, *, on_restor
 
 def restore_now(repo: Repository, image: Image, now: float) -> None:
     """A push of an archived image restores it immediately."""
-    repo.extra.get(_PENDING, {}).pop(image.digest, None)
+    repo.pending_restores.pop(image.digest, None)
     _activate(image, now)
 
 

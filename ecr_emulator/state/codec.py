@@ -16,6 +16,9 @@ or that has a key starting with ``$``), ``{"$object": CLASS, "id": N, "state": {
 ``{"$ref": N}`` (the same object again, so images indexed by digest and by tag stay one object). ``CLASS`` is looked
 up in a fixed table of the emulator's own model classes and only their declared attributes are set: nothing in a
 state file can name a module, a function or an attribute a class does not declare, so reading one never runs code.
+
+Images and repositories written before they had an attribute for each thing they carry kept those things in one dict
+attribute, ``extra``; reading such an object moves each of its keys to the attribute that replaced it (``_from_extra``).
 """
 
 import base64
@@ -37,6 +40,13 @@ MAX_RECORD_BYTES = 2 * 1024 ** 3
 # The classes a state file may hold, by name; a state file may set only the attributes their ``__slots__`` declare.
 _CLASSES = {cls.__name__: cls for cls in (Registry, Repository, Image, ImageIndex, Manifest)}
 _ATTRIBUTES = {name: frozenset(cls.__slots__) for name, cls in _CLASSES.items()}
+# The keys of the ``extra`` dict that earlier versions wrote, by class, and the attribute each key's value now fills.
+_LEGACY_EXTRA = {
+    "Image": {"scan": "scan", "enhancedScan": "enhanced_scan", "activatingUntil": "activating_until",
+              "lastActivatedAt": "last_activated", "replicationStatuses": "replication_statuses"},
+    "Repository": {"lifecyclePolicyPreview": "lifecycle_preview", "pendingRestores": "pending_restores",
+                   "pullThroughCache": "pull_through_checks"},
+}
 
 
 class StateFormatError(ValueError):
@@ -164,6 +174,10 @@ class _Decoder:
         cls = _CLASSES[name]
         if ident in self._objects:
             raise StateFormatError(f"object id {ident} defined twice")
+        legacy = name in _LEGACY_EXTRA and "extra" in state
+        if legacy:
+            state = dict(state)
+            extra = state.pop("extra")
         unknown = set(state) - _ATTRIBUTES[name]
         if unknown:
             raise StateFormatError(f"{name} has no attribute {sorted(unknown)[0]!r}")
@@ -171,7 +185,33 @@ class _Decoder:
         self._objects[ident] = obj
         for attribute, value in state.items():
             object.__setattr__(obj, attribute, self.decode(value))
+        if legacy:
+            for attribute, value in _from_extra(name, self.decode(extra)).items():
+                object.__setattr__(obj, attribute, value)
         return obj
+
+
+def _from_extra(name: str, extra) -> dict:
+    """The attributes that hold what the ``extra`` dict of an earlier version's object held; an attribute whose key
+    is absent gets the value a new object has."""
+    if extra is None:
+        extra = {}
+    if not isinstance(extra, dict):
+        raise StateFormatError(f"{name}'s extra is not a dict")
+    keys = _LEGACY_EXTRA[name]
+    unknown = set(extra) - set(keys)
+    if unknown:
+        raise StateFormatError(f"{name}'s extra has no key {sorted(unknown, key=str)[0]!r}")
+    attributes = {attribute: extra.get(key) for key, attribute in keys.items()}
+    if name == "Repository":
+        # Restores were listed only while some were under way; a pull through cache kept {"checked": {tag: time}}.
+        attributes["pending_restores"] = attributes["pending_restores"] or {}
+        sync = attributes["pull_through_checks"]
+        if sync is not None:
+            if not isinstance(sync, dict):
+                raise StateFormatError(f"{name}'s pull through cache record is not a dict")
+            attributes["pull_through_checks"] = sync.get("checked", {})
+    return attributes
 
 
 # ---- records ------------------------------------------------------------------------------------------------------
