@@ -14,8 +14,7 @@ import weakref
 
 from .. import errors
 from ..api.context import RequestContext
-from ..models import blob_links, manifests
-from ..registry.blob_downloads import download_url
+from ..models import blob_links, download_urls, manifests
 from ..registry.blob_store import DigestMismatchError, InvalidDigestError, UnknownUploadError, check_digest
 from . import operation
 
@@ -229,5 +228,5 @@ def get_download_url_for_layer(ctx: RequestContext, params: dict) -> dict:
         raise errors.LayersNotFoundException(
             f"The layer with digest '{digest}' does not exist in the repository with name '{repo.name}' "
             f"in the registry with id '{registry.account}'")
-    return {"downloadUrl": download_url(ctx.store, ctx.config.endpoint, registry.account, registry.region, digest),
+    return {"downloadUrl": download_urls.url(ctx.store, ctx.config.endpoint, registry.account, registry.region, digest),
             "layerDigest": digest}

@@ -1,35 +1,12 @@
-"""Layer downloads by signed URL: what ``GetDownloadUrlForLayer`` hands out in place of a presigned S3 URL.
-
-The URL carries its own authority, as a presigned URL does: an expiry and an HMAC over registry, digest and expiry,
-keyed from the store's token secret (which survives restarts under ``--state-dir``), so it needs no other
-credentials, cannot be edited to reach another blob, and stops working when the model clock passes its expiry.
-"""
-
-import base64
-import hashlib
-import hmac
-import urllib.parse
+"""The route that serves signed layer download URLs (``models.download_urls`` signs and checks them), and a blob as
+an HTTP reply, which the /v2 blob routes share."""
 
 from flask import Blueprint, Response, request, send_file
 
 from .. import extension
+from ..models import download_urls
 
 blueprint = Blueprint("blob_downloads", __name__)
-
-URL_LIFETIME = 3600
-
-
-def _signature(secret: bytes, account: str, region: str, digest: str, expires: str) -> str:
-    key = hmac.new(secret, b"ecr-emulator blob download", hashlib.sha256).digest()
-    mac = hmac.new(key, f"{account}\n{region}\n{digest}\n{expires}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def download_url(store, endpoint: str, account: str, region: str, digest: str) -> str:
-    expires = str(int(store.clock.now()) + URL_LIFETIME)
-    query = urllib.parse.urlencode(
-        {"expires": expires, "signature": _signature(store.tokens.secret, account, region, digest, expires)})
-    return f"{endpoint}/_emulator/blobs/{account}/{region}/{digest}?{query}"
 
 
 def _text(status: int, message: str) -> Response:
@@ -39,13 +16,10 @@ def _text(status: int, message: str) -> Response:
 @blueprint.get("/_emulator/blobs/<account>/<region>/<digest>")
 def download(account: str, region: str, digest: str):
     store = extension.current().store
-    expires = request.args.get("expires", "")
-    signature = request.args.get("signature", "")
-    expected = _signature(store.tokens.secret, account, region, digest, expires)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
-        return _text(403, "signature does not match")
-    if not expires.isdigit() or int(expires) <= store.clock.now():
-        return _text(403, "download URL has expired")
+    refusal = download_urls.refusal(store, account, region, digest, request.args.get("expires", ""),
+                                    request.args.get("signature", ""))
+    if refusal is not None:
+        return _text(403, refusal)
     path = store.blob_store().path(account, region, digest)
     if not path.is_file():
         return _text(404, "blob not found")
