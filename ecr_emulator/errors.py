@@ -188,3 +188,9 @@ def limit_exceeded(registry_id: str, maximum: int, what: str) -> ServiceError:
     """A registry that already holds ``maximum`` of ``what`` (say "pull through cache rules")."""
     return _error("LimitExceededException",
                   f"The registry with id '{registry_id}' already has the maximum of {maximum} {what}")
+
+
+def change_not_made(reason: object) -> ServiceError:
+    """A change undone because the state directory could not record it (``reason``: the failed write): a fault of the
+    machine, answered 500."""
+    return _error("ServerException", f"The change was not made: {reason}")

@@ -139,7 +139,7 @@ def dispatch(ctx: RequestContext, operation: str, params: dict) -> dict:
             store.persistence.append({"op": operation, "account": ctx.account, "region": ctx.region, "now": now,
                                       "params": params})
         except StateWriteError as exc:
-            raise errors.ServerException(f"The change was not made: {exc}") from None
+            raise errors.change_not_made(exc) from None
         store.notify("committed")
     return serialize(operation, result)
 
@@ -159,14 +159,14 @@ def json_api():
         ctx = RequestContext(store, config, account, region, request_id)
         return _reply(200, dispatch(ctx, operation, params), request_id)
     except errors.ServiceError as exc:
-        return _reply(exc.status, exc.body(), request_id)
+        refusal = exc
     except StateWriteError as exc:
         log.error("request %s failed: %s", request_id, exc)
-        return _reply(500, {"__type": "ServerException", "message": f"The change was not made: {exc}"}, request_id)
+        refusal = errors.change_not_made(exc)
     except DiskFaultError as exc:
         log.error("request %s failed: %s", request_id, exc)
-        return _reply(500, {"__type": "ServerException", "message": str(exc)}, request_id)
+        refusal = errors.ServerException(str(exc))
     except Exception:
         log.exception("internal error in request %s", request_id)
-        return _reply(500, {"__type": "ServerException", "message": "An internal error occurred in the emulator"},
-                      request_id)
+        refusal = errors.ServerException("An internal error occurred in the emulator")
+    return _reply(refusal.status, refusal.body(), request_id)

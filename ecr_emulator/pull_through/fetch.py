@@ -187,7 +187,7 @@ def _fill(ctx: RequestContext, registry: Registry, rule: dict, name: str, refere
                 store.persistence.append(ptc.journal_record(registry.account, registry.region, now, name, fetched,
                                                             tag))
             except StateWriteError as exc:
-                raise errors.ServerException(f"The change was not made: {exc}") from None
+                raise errors.change_not_made(exc) from None
 
 
 def _manifest(source, repository: str, reference: str, limit: int) -> tuple[bytes, str | None]:
