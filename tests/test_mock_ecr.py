@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from ecr_emulator import mock_ecr
-from ecr_emulator.state.archive import ArchiveError
+from ecr_emulator.mock import ArchiveError
 from helpers import error_of
 from sample_manifests import docker
 

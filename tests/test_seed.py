@@ -13,8 +13,8 @@ import textwrap
 import pytest
 
 from ecr_emulator import mock_ecr
+from ecr_emulator.mock import SeedError
 from ecr_emulator.seeds.images import MIN_LAYER_SIZE
-from ecr_emulator.seeds.loader import SeedError
 from ecr_emulator.testing import running_server
 
 LIFECYCLE = {"rules": [{"rulePriority": 1, "description": "old untagged", "selection": {

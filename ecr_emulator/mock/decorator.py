@@ -25,7 +25,7 @@ from unittest import mock as _patching
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_LAST
 
 from .. import extension
-from . import transport as in_process
+from . import transport
 
 if TYPE_CHECKING:
     from ..server.http_server import Server
@@ -88,7 +88,7 @@ def _answer(request, **_):
         target = target.decode("latin-1")
     if not target or not target.startswith(emulator.target_prefix):
         return None
-    response = in_process.call(emulator.app, request)
+    response = transport.call(emulator.app, request)
     if isinstance(request.context, dict):
         request.context[_CLAIMED] = request.url
         request.url = _CLAIMED_URL
@@ -158,7 +158,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
     Use as ``@mock_ecr`` / ``@mock_ecr(...)`` on a function or class, or ``with mock_ecr() as ecr:``.
 
     ``seed``: a seed file's path or a dict in the same schema, loaded into the fresh state of the outermost
-    activation (see ``ecr_emulator.seed``). ``registry=True``: also serve the registry API (``/v2/``) on a free
+    activation (see ``ecr_emulator.seeds.loader``). ``registry=True``: also serve the registry API (``/v2/``) on a free
     127.0.0.1 port for as long as this activation lasts; ``GetAuthorizationToken``'s ``proxyEndpoint`` points there.
     ``account_id``: the default account (otherwise ``123456789012``).
     """
@@ -331,7 +331,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
             emulator.store.reset()
 
     def load_seed(self, seed) -> dict:
-        """Replace the whole state with ``seed`` (a path or dict); a bad seed raises ``ecr_emulator.seed.SeedError``
+        """Replace the whole state with ``seed`` (a path or dict); a bad seed raises ``ecr_emulator.mock.SeedError``
         and changes nothing."""
         from ..seeds import loader as seeds
 
@@ -375,7 +375,7 @@ class mock_ecr:  # noqa: N801 - named like moto's decorators, which it replaces
 
     def import_state(self, source) -> dict:
         """Replace the whole state with an archive from ``export_state`` (or ``ecr-emulator export``), from a path or
-        a binary file; a bad archive raises ``ecr_emulator.archive.ArchiveError`` and changes nothing."""
+        a binary file; a bad archive raises ``ecr_emulator.mock.ArchiveError`` and changes nothing."""
         from ..state import archive
 
         with _binary(source, "rb") as stream:
