@@ -17,9 +17,8 @@ class Emulator:
     store: Store
 
 
-def install(app: Flask, config: Config, store: Store) -> Emulator:
-    emulator = app.extensions[NAME] = Emulator(config, store)
-    return emulator
+def install(app: Flask, config: Config, store: Store) -> None:
+    app.extensions[NAME] = Emulator(config, store)
 
 
 def of(app: Flask) -> Emulator:
