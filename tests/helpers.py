@@ -51,3 +51,20 @@ def raw_call(endpoint: str, operation: str | None, body: bytes | str | dict = b"
     except urllib.error.HTTPError as exc:
         payload = exc.read()
         return exc.code, json.loads(payload) if payload else {}, exc.headers
+
+
+def advance_clock(emulator, seconds: float) -> None:
+    """Move the model clock of ``emulator`` (a fixture or a running server) forward by ``seconds``."""
+    emulator.admin("/_emulator/clock", {"advance": seconds})
+
+
+def declare_findings(emulator, body: dict) -> dict:
+    """Declare what scans find (``/_emulator/scan-findings``); the stored declaration."""
+    return emulator.admin("/_emulator/scan-findings", body)["declaration"]
+
+
+def clear_declarations(emulator) -> dict:
+    """Remove every declared finding; the admin API's reply."""
+    request = urllib.request.Request(emulator.endpoint + "/_emulator/scan-findings", method="DELETE")
+    with urllib.request.urlopen(request) as reply:
+        return json.loads(reply.read())

@@ -2,15 +2,13 @@
 Amazon Inspector's shape (every member of botocore's EnhancedImageScanFinding), continuous rescans on the model
 clock, scan eligibility, and switching between basic and enhanced scanning."""
 
-import urllib.request
-
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
 import sample_manifests as sm
 from ecr_emulator.testing import running_server
-from helpers import error_of, push
+from helpers import advance_clock, clear_declarations, declare_findings, error_of, push
 
 ACCOUNT = "123456789012"
 DAY = 86400
@@ -31,19 +29,6 @@ def enhanced(ecr, *rules) -> None:
     ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=list(rules))
 
 
-def advance(ecr_emulator, seconds: float) -> None:
-    ecr_emulator.admin("/_emulator/clock", {"advance": seconds})
-
-
-def declare(ecr_emulator, body: dict) -> dict:
-    return ecr_emulator.admin("/_emulator/scan-findings", body)["declaration"]
-
-
-def clear_declarations(ecr_emulator) -> None:
-    request = urllib.request.Request(ecr_emulator.endpoint + "/_emulator/scan-findings", method="DELETE")
-    urllib.request.urlopen(request).close()
-
-
 def scan_findings(ecr, repo: str, digest: str, **kwargs) -> dict:
     return ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageDigest": digest}, **kwargs)
 
@@ -60,7 +45,7 @@ def members(shape_name: str) -> set[str]:
 def test_enhanced_findings_carry_every_member_of_the_model(ecr, ecr_emulator):
     enhanced(ecr, rule("CONTINUOUS_SCAN", "prod/*"))
     ecr.create_repository(repositoryName="prod/api")
-    declare(ecr_emulator, {"layerDigest": LAYER, "scanType": "ENHANCED", "findings": [FULL]})
+    declare_findings(ecr_emulator, {"layerDigest": LAYER, "scanType": "ENHANCED", "findings": [FULL]})
     digest = push(ecr, sm.docker("full"), "v1", repo="prod/api")
     ecr.batch_get_image(repositoryName="prod/api", imageIds=[{"imageTag": "v1"}])
     reply = scan_findings(ecr, "prod/api", digest)
@@ -100,7 +85,7 @@ def test_which_repositories_are_scanned_and_how_they_report(ecr, ecr_emulator):
     enhanced(ecr, rule("CONTINUOUS_SCAN", "prod/*"), rule("SCAN_ON_PUSH", "dev/*"))
     for name in ("prod/api", "dev/api", "other"):
         ecr.create_repository(repositoryName=name)
-    declare(ecr_emulator, {"layerDigest": sm.digest("layer-same-0"), "findings": [
+    declare_findings(ecr_emulator, {"layerDigest": sm.digest("layer-same-0"), "findings": [
         {"name": "EMU-1", "severity": "CRITICAL"}, {"name": "EMU-2", "severity": "UNDEFINED"}]})
     digests = {name: push(ecr, sm.docker("same"), "v1", repo=name) for name in ("prod/api", "dev/api", "other")}
     prod = scan_findings(ecr, "prod/api", digests["prod/api"])
@@ -136,16 +121,16 @@ def test_continuous_rescans_pick_up_declarations_when_the_clock_passes_a_rescan(
     enhanced(ecr, rule("CONTINUOUS_SCAN", "prod/*"), rule("SCAN_ON_PUSH", "dev/*"))
     ecr.create_repository(repositoryName="prod/api")
     ecr.create_repository(repositoryName="dev/api")
-    declare(ecr_emulator, {"layerDigest": sm.digest("layer-cr-0"),
+    declare_findings(ecr_emulator, {"layerDigest": sm.digest("layer-cr-0"),
                            "findings": [{"name": "EMU-OLD", "severity": "LOW"}]})
     prod = push(ecr, sm.docker("cr"), "v1", repo="prod/api")
     dev = push(ecr, sm.docker("cr"), "v1", repo="dev/api")
     first = scan_findings(ecr, "prod/api", prod)["imageScanFindings"]
-    declare(ecr_emulator, {"layerDigest": sm.digest("layer-cr-1"),
+    declare_findings(ecr_emulator, {"layerDigest": sm.digest("layer-cr-1"),
                            "findings": [{"name": "EMU-NEW", "severity": "CRITICAL", "fixAvailable": "PARTIAL"}]})
-    advance(ecr_emulator, DAY - 1)
+    advance_clock(ecr_emulator, DAY - 1)
     assert names(scan_findings(ecr, "prod/api", prod)) == ["EMU-OLD"], "no rescan yet"
-    advance(ecr_emulator, 1)
+    advance_clock(ecr_emulator, 1)
     rescanned = scan_findings(ecr, "prod/api", prod)
     assert names(rescanned) == ["EMU-NEW", "EMU-OLD"]
     new, old = rescanned["imageScanFindings"]["enhancedFindings"]
@@ -163,24 +148,24 @@ def test_a_declaration_cleared_after_a_due_rescan_is_still_seen_by_that_rescan(e
     enhanced(ecr, rule("CONTINUOUS_SCAN", "*"))
     ecr.create_repository(repositoryName="app")
     digest = push(ecr, sm.docker("cl"), "v1")
-    declare(ecr_emulator, {"repositoryName": "app", "imageTag": "v1",
+    declare_findings(ecr_emulator, {"repositoryName": "app", "imageTag": "v1",
                            "findings": [{"name": "EMU-BRIEF", "severity": "MEDIUM"}]})
-    advance(ecr_emulator, DAY + 60)
+    advance_clock(ecr_emulator, DAY + 60)
     clear_declarations(ecr_emulator)
     assert names(scan_findings(ecr, "app", digest)) == ["EMU-BRIEF"]
-    advance(ecr_emulator, DAY)
+    advance_clock(ecr_emulator, DAY)
     assert names(scan_findings(ecr, "app", digest)) == []
 
 
 def test_scan_eligibility_expires_fourteen_days_after_the_push(ecr, ecr_emulator):
     enhanced(ecr, rule("CONTINUOUS_SCAN", "*"))
     ecr.create_repository(repositoryName="app")
-    declare(ecr_emulator, {"repositoryName": "app", "imageTag": "v1",
+    declare_findings(ecr_emulator, {"repositoryName": "app", "imageTag": "v1",
                            "findings": [{"name": "EMU-E", "severity": "HIGH"}]})
     digest = push(ecr, sm.docker("el"), "v1")
-    advance(ecr_emulator, 14 * DAY - 1)
+    advance_clock(ecr_emulator, 14 * DAY - 1)
     assert scan_findings(ecr, "app", digest)["imageScanStatus"] == CONTINUOUS
-    advance(ecr_emulator, 1)
+    advance_clock(ecr_emulator, 1)
     expired = scan_findings(ecr, "app", digest)
     assert expired["imageScanStatus"]["status"] == "SCAN_ELIGIBILITY_EXPIRED"
     assert "imageScanFindings" not in expired
@@ -191,7 +176,7 @@ def test_enhanced_findings_are_paged_with_counts_of_all_of_them(ecr, ecr_emulato
     enhanced(ecr, rule("SCAN_ON_PUSH", "*"))
     ecr.create_repository(repositoryName="app")
     severities = ["LOW", "HIGH", "CRITICAL", "MEDIUM", "HIGH", "INFORMATIONAL", "LOW"]
-    declare(ecr_emulator, {"repositoryName": "app", "imageTag": "v1",
+    declare_findings(ecr_emulator, {"repositoryName": "app", "imageTag": "v1",
                            "findings": [{"name": f"EMU-{i}", "severity": s} for i, s in enumerate(severities)]})
     digest = push(ecr, sm.docker("pg"), "v1")
     whole = scan_findings(ecr, "app", digest)["imageScanFindings"]
@@ -205,9 +190,9 @@ def test_enhanced_findings_are_paged_with_counts_of_all_of_them(ecr, ecr_emulato
 
 def test_switching_scan_types_hides_and_shows_each_types_scans(ecr, ecr_emulator):
     ecr.create_repository(repositoryName="app")
-    declare(ecr_emulator, {"repositoryName": "app", "imageTag": "v1", "scanType": "BASIC",
+    declare_findings(ecr_emulator, {"repositoryName": "app", "imageTag": "v1", "scanType": "BASIC",
                            "findings": [{"name": "EMU-BASIC", "severity": "LOW"}]})
-    declare(ecr_emulator, {"repositoryName": "app", "imageTag": "v1", "scanType": "ENHANCED",
+    declare_findings(ecr_emulator, {"repositoryName": "app", "imageTag": "v1", "scanType": "ENHANCED",
                            "findings": [{"name": "EMU-ENHANCED", "severity": "HIGH"}]})
     digest = push(ecr, sm.docker("sw"), "v1")
     ecr.start_image_scan(repositoryName="app", imageId={"imageDigest": digest})

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 import upstreams
 from ecr_emulator.models import pull_through_cache as ptc
 from ecr_emulator.testing import free_port, running_server
-from helpers import error_of, require_tool
+from helpers import advance_clock, error_of, require_tool
 from registry_client import RegistryClient
 from upstreams import Distribution, FakeUpstream, sha
 
@@ -82,10 +82,6 @@ def pull_by_tag(ecr, name: str, tag: str) -> dict:
     return ecr.batch_get_image(repositoryName=name, imageIds=[{"imageTag": tag}])
 
 
-def advance(server, seconds: float) -> None:
-    server.admin("/_emulator/clock", {"advance": seconds})
-
-
 # Against a CNCF Distribution registry.
 
 def test_first_pull_fetches_with_the_template_and_later_pulls_are_served_locally(distribution):
@@ -133,9 +129,9 @@ def test_a_moved_upstream_tag_is_picked_up_only_after_the_interval(distribution)
         assert second != first
 
         assert manifest_of(reg, "quay/team/app", "v1")[1] == first
-        advance(server, DAY - 3600)
+        advance_clock(server, DAY - 3600)
         assert pull_by_tag(ecr, "quay/team/app", "v1")["images"][0]["imageId"]["imageDigest"] == first
-        advance(server, 2 * 3600)
+        advance_clock(server, 2 * 3600)
         assert pull_by_tag(ecr, "quay/team/app", "v1")["images"][0]["imageId"]["imageDigest"] == second
         reg = v2(server)  # a registry password lasts 12 hours of model time
         assert manifest_of(reg, "quay/team/app", "v1")[1] == second
@@ -145,7 +141,7 @@ def test_a_moved_upstream_tag_is_picked_up_only_after_the_interval(distribution)
 
         # An upstream that cannot be asked when the check is due leaves the cached image in service.
         upstream.stop()
-        advance(server, 2 * DAY)
+        advance_clock(server, 2 * DAY)
         assert manifest_of(v2(server), "quay/team/app", "v1")[1] == second
 
 
@@ -425,7 +421,7 @@ def test_ecr_to_ecr_across_accounts_needs_the_upstream_repository_policy(ecr_emu
     upstream.put_image(repositoryName="team-a/service", imageTag="v1",
                        imageManifest=manifest["images"][0]["imageManifest"])
     assert pull_by_tag(ecr, "mirror/service", "v1")["images"][0]["imageId"]["imageDigest"] == digest
-    advance(server, DAY + 60)
+    advance_clock(server, DAY + 60)
     assert pull_by_tag(ecr, "mirror/service", "v1")["images"][0]["imageId"]["imageDigest"] == moved
 
 
@@ -451,7 +447,7 @@ def test_ecr_to_ecr_within_an_account_with_a_root_rule_replicates_and_keeps_immu
     other = push_upstream_image(server, ACCOUNT, "us-west-2", "apps/api", "v1", b"api layer")
     moved = upstream.batch_get_image(repositoryName="apps/api", imageIds=[{"imageDigest": other}])
     upstream.put_image(repositoryName="apps/web", imageTag="prod", imageManifest=moved["images"][0]["imageManifest"])
-    advance(server, DAY + 60)
+    advance_clock(server, DAY + 60)
     assert pull_by_tag(ecr, "apps/web", "prod")["images"][0]["imageId"]["imageDigest"] == digest
 
 

@@ -2,7 +2,6 @@
 DescribeImages, the scan duration setting (--scan-seconds) and findings that tests declare."""
 
 import json
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -10,25 +9,11 @@ from botocore.exceptions import ClientError
 import sample_manifests as sm
 from ecr_emulator import cli
 from ecr_emulator.testing import running_server
-from helpers import error_of, push
+from helpers import advance_clock, clear_declarations, declare_findings, error_of, push
 
 ACCOUNT = "123456789012"
 DAY = 86400
 COMPLETE = {"status": "COMPLETE", "description": "The scan was completed successfully."}
-
-
-def advance(ecr_emulator, seconds: float) -> None:
-    ecr_emulator.admin("/_emulator/clock", {"advance": seconds})
-
-
-def declare(ecr_emulator, body: dict) -> dict:
-    return ecr_emulator.admin("/_emulator/scan-findings", body)["declaration"]
-
-
-def clear_declarations(ecr_emulator) -> dict:
-    request = urllib.request.Request(ecr_emulator.endpoint + "/_emulator/scan-findings", method="DELETE")
-    with urllib.request.urlopen(request) as reply:
-        return json.loads(reply.read())
 
 
 def detail(ecr, digest: str, repo: str = "app") -> dict:
@@ -116,7 +101,7 @@ def test_scan_duration_defaults_to_zero(monkeypatch):
 
 def test_declared_findings_in_the_basic_shape(ecr, ecr_emulator, repo):
     digest = push(ecr, sm.docker("d"), "v1")
-    declare(ecr_emulator, {"repositoryName": repo, "imageTag": "v1", "findings": [
+    declare_findings(ecr_emulator, {"repositoryName": repo, "imageTag": "v1", "findings": [
         {"name": "EMU-0001", "severity": "HIGH", "package": "libexample", "version": "1.2.3",
          "fixedInVersion": "1.2.4", "score": 7.5, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
          "description": "Declared by the test.", "uri": "https://example.invalid/EMU-0001"},
@@ -147,15 +132,15 @@ def test_pipeline_gate_a_critical_finding_appears_only_after_it_is_declared_and_
     digest = push(ecr, sm.docker("gate"), "release")
     ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "release"})
     assert critical_count(digest) == 0, "the gate passes"
-    declare(ecr_emulator, {"repositoryName": repo, "imageDigest": digest, "findings": [
+    declare_findings(ecr_emulator, {"repositoryName": repo, "imageDigest": digest, "findings": [
         {"name": "EMU-GATE-1", "severity": "CRITICAL", "package": "openssl", "version": "3.0.0"}]})
     assert critical_count(digest) == 0, "a declaration does not change a scan already made"
-    advance(ecr_emulator, DAY)
+    advance_clock(ecr_emulator, DAY)
     ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "release"})
     assert critical_count(digest) == 1, "the gate fails"
     clear_declarations(ecr_emulator)
     assert critical_count(digest) == 1, "clearing declarations changes nothing until the next scan"
-    advance(ecr_emulator, DAY)
+    advance_clock(ecr_emulator, DAY)
     ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "release"})
     assert critical_count(digest) == 0, "fixed: the gate passes again"
 
@@ -164,8 +149,8 @@ def test_a_layer_declaration_covers_every_image_naming_the_layer(ecr, ecr_emulat
     shared, own = sm.digest("shared-base-layer"), sm.digest("own-layer")
     for name in ("one", "two"):
         ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
-    declare(ecr_emulator, {"layerDigest": shared, "findings": [{"name": "EMU-BASE-1", "severity": "MEDIUM"}]})
-    declare(ecr_emulator, {"layerDigest": shared, "repositoryName": "two",
+    declare_findings(ecr_emulator, {"layerDigest": shared, "findings": [{"name": "EMU-BASE-1", "severity": "MEDIUM"}]})
+    declare_findings(ecr_emulator, {"layerDigest": shared, "repositoryName": "two",
                            "findings": [{"name": "EMU-BASE-2", "severity": "HIGH"}]})
     with_base_one = push(ecr, with_layers(shared, own), repo="one")
     with_base_two = push(ecr, with_layers(own, shared), repo="two")
@@ -178,7 +163,7 @@ def test_a_layer_declaration_covers_every_image_naming_the_layer(ecr, ecr_emulat
 
 
 def test_a_tag_declaration_follows_the_tag_at_scan_time(ecr, ecr_emulator, repo):
-    declare(ecr_emulator, {"repositoryName": repo, "imageTag": "latest", "scanType": "BASIC",
+    declare_findings(ecr_emulator, {"repositoryName": repo, "imageTag": "latest", "scanType": "BASIC",
                            "findings": [{"name": "EMU-TAG-1", "severity": "INFORMATIONAL"}]})
     first = push(ecr, sm.docker("t1"), "latest")
     second = push(ecr, sm.docker("t2"), "latest")
@@ -190,7 +175,7 @@ def test_a_tag_declaration_follows_the_tag_at_scan_time(ecr, ecr_emulator, repo)
 
 def test_enhanced_only_declarations_do_not_reach_basic_scans(ecr, ecr_emulator, repo):
     digest = push(ecr, sm.docker("eo"), "v1")
-    declare(ecr_emulator, {"repositoryName": repo, "imageTag": "v1", "scanType": "ENHANCED",
+    declare_findings(ecr_emulator, {"repositoryName": repo, "imageTag": "v1", "scanType": "ENHANCED",
                            "findings": [{"name": "EMU-ENH-1", "severity": "HIGH"}]})
     ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": digest})
     assert scan_findings(ecr, digest)["imageScanFindings"]["findings"] == []
@@ -199,7 +184,7 @@ def test_enhanced_only_declarations_do_not_reach_basic_scans(ecr, ecr_emulator, 
 def test_findings_are_paged_with_counts_of_all_of_them(ecr, ecr_emulator, repo):
     digest = push(ecr, sm.docker("p"), "v1")
     severities = ["LOW", "CRITICAL", "MEDIUM", "HIGH", "UNDEFINED", "INFORMATIONAL", "HIGH", "LOW", "CRITICAL"]
-    declare(ecr_emulator, {"repositoryName": repo, "imageTag": "v1", "findings": [
+    declare_findings(ecr_emulator, {"repositoryName": repo, "imageTag": "v1", "findings": [
         {"name": f"EMU-{i:04d}", "severity": s} for i, s in enumerate(severities)]})
     ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": digest})
     whole = scan_findings(ecr, digest)
@@ -235,12 +220,12 @@ def test_bad_findings_token(ecr, repo):
 def test_scan_limit_once_a_day(ecr, ecr_emulator, repo):
     digest = push(ecr, sm.docker("l"), "v1")
     ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": digest})
-    advance(ecr_emulator, DAY - 60)
+    advance_clock(ecr_emulator, DAY - 60)
     with pytest.raises(ClientError) as exc:
         ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "v1"})
     assert error_of(exc) == ("LimitExceededException",
                              "The scan quota per image has been exceeded. Wait and try again.")
-    advance(ecr_emulator, 60)
+    advance_clock(ecr_emulator, 60)
     assert ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "v1"})["imageScanStatus"]["status"] == \
         "IN_PROGRESS"
 
@@ -300,7 +285,7 @@ def test_archived_image_cannot_be_scanned(ecr, repo):
 def test_scan_on_push_by_repository_flag(ecr, ecr_emulator):
     ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
     ecr.create_repository(repositoryName="plain")
-    declare(ecr_emulator, {"repositoryName": "scanned", "imageTag": "v1",
+    declare_findings(ecr_emulator, {"repositoryName": "scanned", "imageTag": "v1",
                            "findings": [{"name": "EMU-PUSH-1", "severity": "MEDIUM"}]})
     scanned = push(ecr, sm.docker("sp"), "v1", repo="scanned")
     unsupported = push(ecr, sm.oci("sbom", artifact_type="application/spdx+json"), repo="scanned")
@@ -330,6 +315,6 @@ def test_retagging_does_not_rescan(ecr, ecr_emulator):
     manifest = sm.docker("rt")
     digest = push(ecr, manifest, "v1", repo="scanned")
     completed = detail(ecr, digest, "scanned")["imageScanFindingsSummary"]["imageScanCompletedAt"]
-    advance(ecr_emulator, 60)
+    advance_clock(ecr_emulator, 60)
     push(ecr, manifest, "v2", repo="scanned")
     assert detail(ecr, digest, "scanned")["imageScanFindingsSummary"]["imageScanCompletedAt"] == completed
